@@ -29,7 +29,15 @@ class CheckpointError(FnnetError):
 
 
 class NonFiniteError(FnnetError):
-    """Training produced a NaN or Inf loss or gradient."""
+    """Training produced a NaN or Inf loss or gradient.
+
+    ``state`` holds the last good training state and ``history`` the epochs completed before it.
+    """
+
+    def __init__(self, message: str, *, state=None, history=None):
+        super().__init__(message)
+        self.state = state
+        self.history = history
 
 
 class ParamsError(FnnetError):

@@ -1,0 +1,179 @@
+"""``fit``: the one place with Python control flow -- stopping rules, callbacks, timing."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fnnet.errors import ConfigError, NonFiniteError, ShapeError
+from fnnet.layers.base import Layer
+from fnnet.losses import Loss
+from fnnet.train import sharding
+from fnnet.train.epoch import make_epochs
+from fnnet.train.state import TrainState, init_state
+from fnnet.typing import Array, PRNGKey
+
+Callback = Callable[[dict[str, float]], Any]
+
+
+@dataclasses.dataclass
+class FitResult:
+    """state: the final TrainState (the best one with early stopping); history: one dict of
+    floats per epoch run; stopped: why training ended ('max_epochs', 'target_loss',
+    'early_stopping'); compile_seconds: time of the first call beyond its run."""
+
+    state: TrainState
+    history: list[dict[str, float]]
+    stopped: str
+    compile_seconds: float = 0.0
+    train_seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+
+def _as_arrays(split: Any, name: str) -> tuple[Array, Array] | tuple[None, None]:
+    if split is None:
+        return None, None
+    if not isinstance(split, (tuple, list)) or len(split) != 2:
+        raise ShapeError(f"{name} must be a pair (x, t) of arrays, got {type(split).__name__}.")
+    x, t = jnp.asarray(split[0]), jnp.asarray(split[1])
+    if x.shape[0] != t.shape[0]:
+        raise ShapeError(f"{name}: x has {x.shape[0]} patterns but t has {t.shape[0]}; they must match.")
+    if x.shape[0] == 0:
+        return None, None
+    return x, t
+
+
+def default_epochs_per_call(steps_per_epoch: int, epochs: int) -> int:
+    """About 2,000 steps (and at most 100 epochs) per compiled call: few dispatches, a live
+    progress bar."""
+    return max(1, min(epochs, 100, math.ceil(2000 / steps_per_epoch)))
+
+
+def fit(
+    model: Layer,
+    loss: Loss,
+    optimizer: optax.GradientTransformation,
+    train: tuple[Any, Any],
+    *,
+    key: PRNGKey | int = 0,
+    epochs: int = 100,
+    batch_size: int | None = None,
+    grad: str = "manual",
+    val: tuple[Any, Any] | None = None,
+    target_loss: float | None = None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    shuffle: bool = True,
+    eval_train: bool = True,
+    epochs_per_call: int | None = None,
+    state: TrainState | None = None,
+    dtype: Any = None,
+    callback: Callback | None = None,
+    mesh: Any = None,
+) -> FitResult:
+    """Train ``model`` on ``train = (x, t)`` and return the final state and per-epoch history.
+
+    Shapes: x ``(n, ...)``, t ``(n, k)`` or integer ids ``(n,)``. ``batch_size`` None means full
+    batch (n); 1 is online learning. Stopping rules: ``epochs`` (max), ``target_loss`` (stop when
+    the error on the whole training set -- mean-reduced or summed as the loss defines it -- falls
+    below it: the notes' "until global error < criterion"), ``patience`` (early stopping on
+    ``val`` loss; the best state is returned). ``state`` resumes a previous run exactly.
+    ``callback(record)`` is called after every epoch with that epoch's history record.
+    ``mesh`` (a ``jax.sharding.Mesh``) trains data-parallel: each mini-batch is split across the
+    mesh's devices, params and optimizer state are replicated (see ``fnnet.train.sharding``).
+
+    Deterministic for a given ``key``. Raises ``NonFiniteError`` (with ``.state``, the last good
+    state, and ``.history``) at the first step with a NaN/Inf loss or gradient.
+    """
+    x, t = _as_arrays(train, "train")
+    if x is None:
+        raise ShapeError("train set is empty.")
+    x_val, t_val = _as_arrays(val, "val")
+    n = x.shape[0]
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ConfigError(f"epochs={epochs!r} must be a non-negative integer.")
+    if patience is not None and x_val is None:
+        raise ConfigError("early stopping (patience) needs a validation set: pass val=(x_val, t_val).")
+    batch_size = n if batch_size is None else batch_size
+    if isinstance(key, int):
+        key = jax.random.PRNGKey(key)
+    if state is None:
+        state = init_state(model, optimizer, key, (-1, *x.shape[1:]), dtype=dtype)
+    # Donation needs every leaf in its own buffer (optimizer states may alias one zeros array);
+    # copying also leaves the caller's state intact.
+    state = jax.tree_util.tree_map(jnp.copy, state)
+    batch_sharding = None
+    if mesh is not None:
+        sharding.check_divisible(batch_size, mesh)
+        batch_sharding = sharding.batch_sharding(mesh)
+        state, x, t, x_val, t_val = sharding.place((state, x, t, x_val, t_val), mesh)
+    run = make_epochs(
+        model, loss, optimizer, n_train=n, batch_size=batch_size, grad=grad, shuffle=shuffle,
+        target_loss=target_loss, eval_train=eval_train or target_loss is not None, batch_sharding=batch_sharding,
+    )
+    steps = n // batch_size
+    chunk = 1 if patience is not None else (epochs_per_call or default_epochs_per_call(steps, max(epochs, 1)))
+    compiled = jax.jit(run, static_argnames="n_epochs", donate_argnums=0)
+    executables: dict[int, Any] = {}  # at most two: n_epochs = chunk, and 1 for the remainder
+
+    history: list[dict[str, float]] = []
+    done = jnp.array(False)
+    best = (math.inf, None, 0)  # (val loss, state, epoch)
+    stopped, compile_s, train_s = "max_epochs", 0.0, 0.0
+    epoch0 = 0
+    while len(history) < epochs and stopped == "max_epochs":
+        n_epochs = chunk if epochs - len(history) >= chunk else 1
+        if n_epochs not in executables:
+            t0 = time.perf_counter()
+            executables[n_epochs] = compiled.lower(state, done, x, t, x_val, t_val, n_epochs=n_epochs).compile()
+            compile_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        state, done, metrics = executables[n_epochs](state, done, x, t, x_val, t_val)
+        metrics = jax.device_get(metrics)
+        dt = time.perf_counter() - t0
+        train_s += dt
+        active = np.asarray(metrics["active"])
+        ran = int(active.sum())
+        for e in range(ran):
+            finite = np.asarray(metrics["finite"][e])
+            if not finite.all():
+                bad_step = int(np.argmin(finite))
+                raise NonFiniteError(
+                    f"non-finite loss or gradient at epoch {epoch0 + e + 1}, step {bad_step + 1} of "
+                    f"{steps} (update {int(state.step) + 1}). Training stopped with the last good "
+                    "state. Likely causes: a learning rate too large for this loss (try 10x "
+                    "smaller), or NaN/Inf in the data.",
+                    state=state, history=history,
+                )
+            record = {"epoch": float(epoch0 + e + 1)}
+            record.update({k: float(v[e]) for k, v in metrics.items() if k not in ("finite", "active")})
+            record["seconds"] = dt / max(ran, 1)
+            record["examples_per_s"] = steps * batch_size * ran / dt if dt > 0 else float("nan")
+            history.append(record)
+            if callback is not None:
+                callback(record)
+            if patience is not None:
+                v = record["val_loss"]
+                if v < best[0] - min_delta:
+                    best = (v, jax.tree_util.tree_map(jnp.copy, state), len(history))
+                elif len(history) - best[2] >= patience:
+                    stopped = "early_stopping"
+                    break
+        epoch0 += ran
+        if ran < n_epochs or (target_loss is not None and bool(done)):
+            stopped = "target_loss" if stopped == "max_epochs" else stopped
+            break
+    if stopped == "early_stopping" and best[1] is not None:
+        state = best[1]
+    return FitResult(state, history, stopped, compile_s, train_s)

@@ -1,0 +1,98 @@
+"""One training step: gradient (manual or autodiff), update rule, metrics, NaN guard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from fnnet import backprop
+from fnnet.layers.base import Layer
+from fnnet.losses import Loss
+from fnnet.train.state import TrainState
+from fnnet.typing import Array
+
+GRAD_METHODS = ("manual", "autodiff")
+
+Metrics = dict[str, Array]
+StepFn = Callable[[TrainState, tuple[Array, Array]], tuple[TrainState, Metrics]]
+
+
+def accuracy(y: Array, t: Array) -> Array:
+    """Fraction of patterns whose arg-max output is the target class (ids or one-hot rows)."""
+    labels = t if jnp.issubdtype(t.dtype, jnp.integer) else jnp.argmax(t, axis=-1)
+    return jnp.mean((jnp.argmax(y, axis=-1) == labels).astype(jnp.float32))
+
+
+def _value_grad_output(model: Layer, loss: Loss, grad: str):
+    """fn(params, x, t) -> (E, dE/dparams, y)."""
+    if grad == "manual":
+
+        def fn(params, x, t):
+            y, tape = model.fwd(params, x)
+            E = loss(y, t)
+            grads, _, _ = model.bwd(params, tape, loss.grad(y, t))
+            grads = jax.tree_util.tree_map(lambda g, p: g.astype(p.dtype), grads, params)
+            return E, grads, y
+
+        return fn
+    if grad == "autodiff":
+
+        def fn(params, x, t):
+            def objective(p):
+                y = model.apply(p, x)
+                return loss(y, t), y
+
+            (E, y), grads = jax.value_and_grad(objective, has_aux=True)(params)
+            return E, grads, y
+
+        return fn
+    raise ValueError(f"unknown gradient method {grad!r}; use one of {GRAD_METHODS}.")
+
+
+def global_norm(tree: Any) -> Array:
+    """sqrt(sum of squares over every leaf)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree_util.tree_leaves(tree)))
+
+
+def all_finite(tree: Any) -> Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def make_step(
+    model: Layer,
+    loss: Loss,
+    optimizer: optax.GradientTransformation,
+    grad: str = "manual",
+) -> StepFn:
+    """A pure, jit-able ``step(state, (x, t)) -> (state, metrics)``.
+
+    The update is ``params <- params + optimizer.update(dE/dparams, ..., value=E)`` (the loss is
+    passed as ``value=`` for loss-aware rules such as iRprop+; other rules ignore it). If the loss,
+    any gradient or any updated parameter is NaN/Inf the state is left unchanged and ``metrics["finite"]`` is False:
+    training code stops there with the last good state (see ``fit``).
+
+    metrics: ``loss`` (E on this batch, before the update), ``accuracy`` (classification losses
+    only), ``grad_norm`` (global L2 norm), ``finite``.
+    """
+    optimizer = optax.with_extra_args_support(optimizer)
+    value_grad_output = _value_grad_output(model, loss, grad)
+
+    def step(state: TrainState, batch: tuple[Array, Array]) -> tuple[TrainState, Metrics]:
+        x, t = batch
+        E, grads, y = value_grad_output(state.params, x, t)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params, value=E)
+        params = optax.apply_updates(state.params, updates)
+        finite = jnp.isfinite(E) & all_finite(grads) & all_finite(params)
+        new = TrainState(params, opt_state, state.rng, state.step + 1)
+        new = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, state)
+        metrics = {"loss": E, "grad_norm": global_norm(grads), "finite": finite}
+        if loss.classification:
+            metrics["accuracy"] = accuracy(y, t)
+        return new, metrics
+
+    return step
