@@ -60,6 +60,7 @@ class Layer:
     backward: Callable[..., tuple[Params, Any]]
     fwd: Callable[..., tuple[Any, Any]] | None = None
     bwd: Callable[..., tuple[Params, Any, Any]] | None = None
+    children: tuple["Layer", ...] = ()  # the layers a combinator is made of, in params order
 
     def __post_init__(self) -> None:
         if self.fwd is None:
@@ -78,6 +79,17 @@ class Layer:
 
     def __repr__(self) -> str:
         return self.name
+
+    def describe(self, path: tuple[Any, ...]) -> str:
+        """The layer a params path leads to, e.g. ``(SequenceKey(2), DictKey('W'))`` ->
+        ``'Dense(10)'`` in a serial stack (nested combinators are followed)."""
+        layer = self
+        for key in path:
+            idx = getattr(key, "idx", None)
+            if idx is None or not layer.children:
+                break
+            layer = layer.children[idx]
+        return layer.name
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def serial(*layers: Layer) -> Layer:
         dparams, dx, _ = bwd(params, tapes, dy)
         return dparams, dx
 
-    return Layer(name, init, apply, backward, fwd, bwd)
+    return Layer(name, init, apply, backward, fwd, bwd, children=tuple(layers))
 
 
 def parallel(*layers: Layer) -> Layer:
@@ -159,7 +159,7 @@ def parallel(*layers: Layer) -> Layer:
         dparams, dxs, _ = bwd(params, fwd(params, xs)[1], dys)
         return dparams, dxs
 
-    return Layer(name, init, apply, backward, fwd, bwd)
+    return Layer(name, init, apply, backward, fwd, bwd, children=tuple(layers))
 
 
 def FanOut(num: int) -> Layer:
