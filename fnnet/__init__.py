@@ -6,7 +6,7 @@ The pipeline reads top to bottom::
            -> optim (optax rules) -> train (jit/scan/vmap/sharding) -> checkpoint / plots -> cli
 """
 
-from fnnet import backprop, errors, gradcheck, initializers, layers, losses, optim
+from fnnet import backprop, checkpoint, data, errors, gradcheck, initializers, layers, losses, optim, train
 from fnnet.backprop import as_custom_vjp, grad, value_and_grad
 
 __version__ = "0.1.0"
@@ -15,6 +15,8 @@ __all__ = [
     "__version__",
     "as_custom_vjp",
     "backprop",
+    "checkpoint",
+    "data",
     "errors",
     "grad",
     "gradcheck",
@@ -22,5 +24,6 @@ __all__ = [
     "layers",
     "losses",
     "optim",
+    "train",
     "value_and_grad",
 ]

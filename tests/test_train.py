@@ -180,3 +180,13 @@ def test_bad_arguments():
 def test_optax_rules_work_in_the_engine():
     r = fit(MLP, losses.softmax_cross_entropy, optax.adam(1e-2), (DIGITS.x_train, DIGITS.y_train), key=0, epochs=5, batch_size=64)
     assert r.history[-1]["train_accuracy"] > 0.9
+
+
+def test_population_over_rprop_hyper_parameters():
+    """eta_plus / eta_minus arrive traced under vmap; each member equals its own separate run."""
+    hp = {"eta_plus": jnp.array([1.1, 1.2, 1.5]), "eta_minus": jnp.array([0.3, 0.5, 0.7])}
+    keys = jnp.stack([jax.random.PRNGKey(5)] * 3)
+    pop = train_population(XOR_MODEL, losses.sse, lambda **h: optim.rprop("irprop+", **h), (XOR.x_train, XOR.y_train), keys=keys, hparams=hp, epochs=30)
+    for i in range(3):
+        single = fit(XOR_MODEL, losses.sse, optim.rprop("irprop+", float(hp["eta_plus"][i]), float(hp["eta_minus"][i])), (XOR.x_train, XOR.y_train), key=keys[i], epochs=30)
+        np.testing.assert_allclose(pop.history["train_loss"][i], [h["train_loss"] for h in single.history], rtol=1e-5)
