@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fnnet.errors import ParamsError, ShapeError
-from fnnet.typing import Array, Params, Shape
+from fnnet.typing import Params, Shape
 
 
 def _primitive_fwd(apply: Callable) -> Callable:

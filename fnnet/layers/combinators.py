@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from fnnet.errors import FnnetError, ParamsError, ShapeError
 from fnnet.layers.activations import Identity
 from fnnet.layers.base import Layer, check_no_params, check_positive
-from fnnet.typing import Array, Params, PRNGKey, Shape
+from fnnet.typing import Params, PRNGKey, Shape
 
 
 def _in_context(where: str, err: FnnetError) -> FnnetError:

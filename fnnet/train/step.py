@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fnnet import backprop
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
 from fnnet.train.state import TrainState
@@ -59,8 +58,15 @@ def global_norm(tree: Any) -> Array:
 
 
 def all_finite(tree: Any) -> Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+    """True iff every element of every floating leaf is finite.
+
+    Computed as isfinite(sum of x * 0): x * 0 is 0 for finite x and NaN for +-Inf / NaN, so the
+    sum is exactly 0 or NaN (it cannot overflow). One float reduction per leaf: on XLA:CPU a
+    784-30-10 step runs ~1.5-2x faster than with jnp.all(jnp.isfinite(x)) per leaf (boolean
+    reductions); see benchmarks/README.md, W1.
+    """
+    leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.isfinite(sum(jnp.sum(x * 0) for x in leaves)) if leaves else jnp.array(True)
 
 
 def make_step(
