@@ -53,8 +53,8 @@ class RpropState(NamedTuple):
       Delta: step sizes Δ(t-1).
       dE_dw_prev: the stored slope ∂E/∂w(t-1) (zero after a sign change, except for rprop-).
       delta_w_prev: the change Δw(t-1) added at the last step (read by the backtracking variants).
-      E_prev: the error E(t-1) passed as ``value=`` at the last step, shape (), +inf before the
-        first one (read by irprop+ only; kept by every variant when given).
+      E_prev: the error E(t-1) passed as ``value=`` at the last step, shape (), the largest finite
+        value of its dtype before the first one (read by irprop+ only; kept by every variant when given).
     """
 
     Delta: Params
@@ -159,7 +159,9 @@ def rprop(
             Delta=jax.tree.map(lambda p: jnp.full_like(p, leaf_cast(step_init, p)), params),
             dE_dw_prev=jax.tree.map(jnp.zeros_like, params),
             delta_w_prev=jax.tree.map(jnp.zeros_like, params),
-            E_prev=jnp.asarray(jnp.inf, dtype=scalar_dtype(params)),
+            # "no previous error": the largest finite value, so E(t) > E_prev is False at the
+            # first step as with +inf, and the state stays finite (checkpoints refuse NaN/Inf).
+            E_prev=jnp.asarray(jnp.finfo(scalar_dtype(params)).max, dtype=scalar_dtype(params)),
         )
 
     def leaf(g, Delta_prev, g_prev, dw_prev, error_rose):
