@@ -1,0 +1,3 @@
+from fnnet.experiments.cnn import main
+
+raise SystemExit(main())

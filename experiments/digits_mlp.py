@@ -1,0 +1,3 @@
+from fnnet.experiments.digits_mlp import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from fnnet.experiments.manual_vs_autodiff import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from fnnet.experiments.nielsen_mnist import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from fnnet.experiments.pca_autoencoder import main
+
+raise SystemExit(main())

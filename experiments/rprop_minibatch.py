@@ -1,0 +1,3 @@
+from fnnet.experiments.rprop_minibatch import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from fnnet.experiments.stacked_autoencoder import main
+
+raise SystemExit(main())

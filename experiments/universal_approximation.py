@@ -1,0 +1,3 @@
+from fnnet.experiments.universal_approximation import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from fnnet.experiments.vanishing_gradients import main
+
+raise SystemExit(main())

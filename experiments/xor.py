@@ -1,0 +1,3 @@
+from fnnet.experiments.xor import main
+
+raise SystemExit(main())
