@@ -129,32 +129,33 @@ def Conv2D(
         n, h, w, c = x.shape
         (pt, pb), (pl, pr), oh, ow = geometry(h, w)
         dtype = jnp.result_type(x, params["W"], dy)
-        x_pad = jnp.pad(x.astype(dtype), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-        hp, wp = h + pt + pb, w + pl + pr
+        # Rows/cols of the padded input past the last window (stride remainder): no delta reaches them.
+        extra_h = h + pt + pb - (sh * (oh - 1) + kh)
+        extra_w = w + pl + pr - (sw * (ow - 1) + kw)
         # dW: treat channels as the batch and patterns as the contracted feature; the delta is the
-        # kernel, dilated by the stride. Rows/cols past the last window are cut off.
+        # kernel, dilated by the stride. The forward padding goes into the convolution itself (no
+        # padded copy of x), the unused rows/cols are cut by a negative high pad (no slice after).
         dW = lax.conv_general_dilated(
-            x_pad,
+            x.astype(dtype),
             dy.astype(dtype),
             window_strides=(1, 1),
-            padding="VALID",
+            padding=((pt, pb - extra_h), (pl, pr - extra_w)),
             rhs_dilation=(sh, sw),
             dimension_numbers=("CHWN", "IHWO", "HWNC"),
-        )[:kh, :kw]
+        )
         db = jnp.sum(dy, axis=(0, 1, 2))
         # dx: scatter every delta back through the kernel = full convolution of the dilated delta
-        # with the spatially flipped kernel (in/out channels swapped), then crop the padding.
-        extra_h = hp - (sh * (oh - 1) + kh)
-        extra_w = wp - (sw * (ow - 1) + kw)
-        dx_pad = lax.conv_general_dilated(
+        # with the spatially flipped kernel (in/out channels swapped). The full padding k - 1 less
+        # the forward padding (negative where it crops) gives dE/dx at exactly x's size, the same
+        # pads as jax.grad's transpose rule, with no oversized result to crop.
+        dx = lax.conv_general_dilated(
             dy.astype(dtype),
             params["W"][::-1, ::-1].astype(dtype),
             window_strides=(1, 1),
-            padding=((kh - 1, kh - 1 + extra_h), (kw - 1, kw - 1 + extra_w)),
+            padding=((kh - 1 - pt, kh - 1 - pb + extra_h), (kw - 1 - pl, kw - 1 - pr + extra_w)),
             lhs_dilation=(sh, sw),
             dimension_numbers=("NHWC", "HWOI", "NHWC"),
-        )
-        dx = dx_pad[:, pt : pt + h, pl : pl + w, :].astype(x.dtype)
+        ).astype(x.dtype)
         return {"W": dW.astype(params["W"].dtype), "b": db}, dx
 
     return Layer(name, init, apply, backward)
