@@ -26,7 +26,7 @@ from fnnet.errors import ConfigError
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
 from fnnet.train.state import TrainState
-from fnnet.train.step import accuracy, make_step
+from fnnet.train.step import accuracy, make_unguarded_step
 from fnnet.typing import Array
 
 
@@ -81,10 +81,10 @@ def make_epochs(
     """
     check_batch_size(batch_size, n_train)
     steps = n_train // batch_size
-    step = make_step(model, loss, optimizer, grad)
+    step = make_unguarded_step(model, loss, optimizer, grad)
 
     def guarded_step(carry, batch):
-        """The step, made sticky: after the first non-finite step nothing changes any more."""
+        """The step with one sticky guard: after the first non-finite step nothing changes."""
         state, ok = carry
         new, m = step(state, batch)
         ok = ok & m["finite"]
@@ -93,9 +93,12 @@ def make_epochs(
     def one_epoch(carry, _, x, t, x_val, t_val):
         state, done, ok = carry
         rng, k_perm = jax.random.split(state.rng)
-        order = jax.random.permutation(k_perm, n_train) if shuffle else jnp.arange(n_train)
-        idx = order[: steps * batch_size].reshape(steps, batch_size)
-        xb, tb = jnp.take(x, idx, axis=0), jnp.take(t, idx, axis=0)
+        if shuffle:
+            idx = jax.random.permutation(k_perm, n_train)[: steps * batch_size].reshape(steps, batch_size)
+            xb, tb = jnp.take(x, idx, axis=0), jnp.take(t, idx, axis=0)
+        else:  # consecutive batches: a slice and a reshape, no gather
+            cut = lambda a: a[: steps * batch_size].reshape(steps, batch_size, *a.shape[1:])  # noqa: E731
+            xb, tb = cut(x), cut(t)
         if batch_sharding is not None:
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
             tb = jax.lax.with_sharding_constraint(tb, batch_sharding)

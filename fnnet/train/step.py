@@ -69,6 +69,37 @@ def all_finite(tree: Any) -> Array:
     return jnp.isfinite(sum(jnp.sum(x * 0) for x in leaves)) if leaves else jnp.array(True)
 
 
+def make_unguarded_step(
+    model: Layer,
+    loss: Loss,
+    optimizer: optax.GradientTransformation,
+    grad: str = "manual",
+) -> StepFn:
+    """``step(state, (x, t)) -> (candidate_state, metrics)`` that does not itself undo a
+    non-finite update: ``metrics["finite"]`` says whether the candidate may be kept. For loops
+    that guard once per step themselves (``make_epochs``); users want ``make_step``.
+
+    ``finite`` = E, the gradient's global norm and every updated parameter are finite (a gradient
+    so large that its squared norm overflows counts as non-finite: training has diverged then).
+    """
+    optimizer = optax.with_extra_args_support(optimizer)
+    value_grad_output = _value_grad_output(model, loss, grad)
+
+    def step(state: TrainState, batch: tuple[Array, Array]) -> tuple[TrainState, Metrics]:
+        x, t = batch
+        E, grads, y = value_grad_output(state.params, x, t)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params, value=E)
+        params = optax.apply_updates(state.params, updates)
+        norm = global_norm(grads)
+        finite = jnp.isfinite(E) & jnp.isfinite(norm) & all_finite(params)
+        metrics = {"loss": E, "grad_norm": norm, "finite": finite}
+        if loss.classification:
+            metrics["accuracy"] = accuracy(y, t)
+        return TrainState(params, opt_state, state.rng, state.step + 1), metrics
+
+    return step
+
+
 def make_step(
     model: Layer,
     loss: Loss,
@@ -79,26 +110,17 @@ def make_step(
 
     The update is ``params <- params + optimizer.update(dE/dparams, ..., value=E)`` (the loss is
     passed as ``value=`` for loss-aware rules such as iRprop+; other rules ignore it). If the loss,
-    any gradient or any updated parameter is NaN/Inf the state is left unchanged and ``metrics["finite"]`` is False:
-    training code stops there with the last good state (see ``fit``).
+    the gradient or any updated parameter is NaN/Inf the state is left unchanged and
+    ``metrics["finite"]`` is False: training code stops there with the last good state (``fit``).
 
     metrics: ``loss`` (E on this batch, before the update), ``accuracy`` (classification losses
     only), ``grad_norm`` (global L2 norm), ``finite``.
     """
-    optimizer = optax.with_extra_args_support(optimizer)
-    value_grad_output = _value_grad_output(model, loss, grad)
+    unguarded = make_unguarded_step(model, loss, optimizer, grad)
 
     def step(state: TrainState, batch: tuple[Array, Array]) -> tuple[TrainState, Metrics]:
-        x, t = batch
-        E, grads, y = value_grad_output(state.params, x, t)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params, value=E)
-        params = optax.apply_updates(state.params, updates)
-        finite = jnp.isfinite(E) & all_finite(grads) & all_finite(params)
-        new = TrainState(params, opt_state, state.rng, state.step + 1)
-        new = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, state)
-        metrics = {"loss": E, "grad_norm": global_norm(grads), "finite": finite}
-        if loss.classification:
-            metrics["accuracy"] = accuracy(y, t)
-        return new, metrics
+        new, metrics = unguarded(state, batch)
+        keep = metrics["finite"]
+        return jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), new, state), metrics
 
     return step
