@@ -436,3 +436,34 @@ def fmt_s(s: float | None) -> str:
     if s >= 1e-3:
         return f"{s * 1e3:.2f} ms"
     return f"{s * 1e6:.1f} us"
+
+
+def ok_row(rows: list[dict[str, Any]], match: Callable[[str], bool]) -> dict[str, Any] | None:
+    """The first successful row whose implementation name satisfies ``match``."""
+    return next((r for r in rows if match(r["impl"]) and r["status"] == "ok"), None)
+
+
+def fit_vs_scan(
+    rows: list[dict[str, Any]], workload: str, rate_key: str, work: float, detail: Callable[[dict, dict], str]
+) -> list[dict[str, Any]]:
+    """Fill each row's ``rate_key`` (work / median_s) and ``rel_time`` (vs fnnet fit, manual) and
+    return the target "fnnet fit time <= raw jax+optax lax.scan time" for ``workload``."""
+    ref = ok_row(rows, lambda impl: impl == "fnnet fit, manual backprop")
+    for r in rows:
+        if r["status"] == "ok":
+            r[rate_key] = work / r["median_s"]
+            r["rel_time"] = r["median_s"] / ref["median_s"] if ref else None
+    scan = ok_row(rows, lambda impl: impl.startswith("raw jax+optax, lax.scan"))
+    if not (ref and scan):
+        return []
+    ratio = ref["median_s"] / scan["median_s"]
+    return [
+        {
+            "id": workload,
+            "target": "fnnet fit time <= raw jax+optax lax.scan time (ratio <= 1.0)",
+            "value": ratio,
+            "threshold": 1.0,
+            "met": ratio <= 1.0,
+            "detail": detail(ref, scan),
+        }
+    ]

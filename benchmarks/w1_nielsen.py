@@ -10,6 +10,7 @@ import jax
 from benchmarks import peers as P
 from benchmarks.common import (
     canonical_from_fnnet,
+    fit_vs_scan,
     jax_permutation,
     loss_np,
     mlp_np,
@@ -105,34 +106,10 @@ def run(
     ]
     rows = run_all(makers, repeats, evaluate)
 
-    ref = next(
-        (r for r in rows if r["impl"] == "fnnet fit, manual backprop" and r["status"] == "ok"), None
+    targets = fit_vs_scan(
+        rows, "W1", "examples_per_s", steps * BATCH,
+        lambda ref, scan: f"fit {ref['median_s']:.4g} s vs scan {scan['median_s']:.4g} s per epoch (medians)",
     )
-    for r in rows:
-        if r["status"] == "ok":
-            r["examples_per_s"] = steps * BATCH / r["median_s"]
-            r["rel_time"] = r["median_s"] / ref["median_s"] if ref else None
-    scan = next(
-        (
-            r
-            for r in rows
-            if r["impl"].startswith("raw jax+optax, lax.scan") and r["status"] == "ok"
-        ),
-        None,
-    )
-    targets = []
-    if ref and scan:
-        ratio = ref["median_s"] / scan["median_s"]
-        targets.append(
-            {
-                "id": "W1",
-                "target": "fnnet fit time <= raw jax+optax lax.scan time (ratio <= 1.0)",
-                "value": ratio,
-                "threshold": 1.0,
-                "met": ratio <= 1.0,
-                "detail": f"fit {ref['median_s']:.4g} s vs scan {scan['median_s']:.4g} s per epoch (medians)",
-            }
-        )
     return {
         "id": "W1",
         "title": f"W1 Nielsen 784-30-10 sigmoid, quadratic, SGD {ETA}, batch {BATCH}: one epoch of {n:,} examples ({steps:,} updates)",

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 
 from benchmarks import peers as P
-from benchmarks.common import canonical_from_fnnet, digits_full, loss_np, mlp_np, run_all
+from benchmarks.common import canonical_from_fnnet, digits_full, fit_vs_scan, loss_np, mlp_np, run_all
 from benchmarks.fnnet_runners import epochs_runner, fit_runner
 from fnnet import layers as L
 from fnnet import losses, optim
@@ -101,34 +101,10 @@ def run(
     ]
     rows = run_all(makers, repeats, evaluate)
 
-    ref = next(
-        (r for r in rows if r["impl"] == "fnnet fit, manual backprop" and r["status"] == "ok"), None
+    targets = fit_vs_scan(
+        rows, "W3", "iters_per_s", iters,
+        lambda ref, scan: f"fit {ref['iters_per_s']:.0f} it/s vs scan {scan['iters_per_s']:.0f} it/s (medians)",
     )
-    for r in rows:
-        if r["status"] == "ok":
-            r["iters_per_s"] = iters / r["median_s"]
-            r["rel_time"] = r["median_s"] / ref["median_s"] if ref else None
-    scan = next(
-        (
-            r
-            for r in rows
-            if r["impl"].startswith("raw jax+optax, lax.scan") and r["status"] == "ok"
-        ),
-        None,
-    )
-    targets = []
-    if ref and scan:
-        ratio = ref["median_s"] / scan["median_s"]
-        targets.append(
-            {
-                "id": "W3",
-                "target": "fnnet fit time <= raw jax+optax lax.scan time (ratio <= 1.0)",
-                "value": ratio,
-                "threshold": 1.0,
-                "met": ratio <= 1.0,
-                "detail": f"fit {ref['iters_per_s']:.0f} it/s vs scan {scan['iters_per_s']:.0f} it/s (medians)",
-            }
-        )
     return {
         "id": "W3",
         "title": f"W3 64-32-10 tanh, softmax CE, full batch {n:,} (sklearn digits), iRprop-: {iters} iterations",

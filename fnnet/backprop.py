@@ -63,13 +63,32 @@ def autodiff_value_and_grad(model: Layer, loss: Loss) -> Callable[[Params, Any, 
     return jax.value_and_grad(lambda params, x, t: loss(model.apply(params, x), t))
 
 
-def get_value_and_grad(model: Layer, loss: Loss, method: str) -> Callable[[Params, Any, Array], tuple]:
-    """``"manual"`` (hand-derived) or ``"autodiff"`` (jax.grad) value-and-gradient function."""
+METHODS = ("manual", "autodiff")
+
+
+def value_grad_and_output(model: Layer, loss: Loss, method: str) -> Callable[[Params, Any, Array], tuple]:
+    """``fn(params, x, t) -> (E, dE/dparams, y)`` by ``"manual"`` backprop or ``"autodiff"``
+    (jax.grad); ``y`` is the model's output on ``x``, for metrics such as accuracy."""
     if method == "manual":
-        return value_and_grad(model, loss)
+
+        def manual(params: Params, x: Any, t: Array):
+            y, tape = model.fwd(params, x)
+            grads, _, _ = model.bwd(params, tape, loss.grad(y, t))
+            return loss(y, t), _cast_like(grads, params), y
+
+        return manual
     if method == "autodiff":
-        return autodiff_value_and_grad(model, loss)
-    raise ValueError(f"unknown gradient method {method!r}; use 'manual' or 'autodiff'.")
+
+        def autodiff(params: Params, x: Any, t: Array):
+            def objective(p):
+                y = model.apply(p, x)
+                return loss(y, t), y
+
+            (E, y), grads = jax.value_and_grad(objective, has_aux=True)(params)
+            return E, grads, y
+
+        return autodiff
+    raise ValueError(f"unknown gradient method {method!r}; use one of {METHODS}.")
 
 
 def as_custom_vjp(model: Layer) -> Callable[[Params, Any], Any]:

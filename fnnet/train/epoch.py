@@ -16,6 +16,7 @@ from the epoch in which the target error is reached, so a stop is exact and per 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -38,9 +39,15 @@ def _evaluate(model: Layer, loss: Loss, params, x: Array, t: Array) -> dict[str,
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _jitted_evaluate(model: Layer, loss: Loss):
+    """One jitted evaluator per (model, loss), so repeated calls reuse its compilations."""
+    return jax.jit(lambda p, x, t: _evaluate(model, loss, p, x, t))
+
+
 def evaluate(model: Layer, loss: Loss, params, x: Array, t: Array) -> dict[str, float]:
     """Loss (and accuracy for classification) of ``params`` on a whole set, as Python floats."""
-    return {k: float(v) for k, v in jax.jit(lambda p, x, t: _evaluate(model, loss, p, x, t))(params, x, t).items()}
+    return {k: float(v) for k, v in _jitted_evaluate(model, loss)(params, x, t).items()}
 
 
 def check_batch_size(batch_size: int, n: int) -> None:

@@ -9,12 +9,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from fnnet import backprop
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
 from fnnet.train.state import TrainState
 from fnnet.typing import Array
 
-GRAD_METHODS = ("manual", "autodiff")
+GRAD_METHODS = backprop.METHODS
 
 Metrics = dict[str, Array]
 StepFn = Callable[[TrainState, tuple[Array, Array]], tuple[TrainState, Metrics]]
@@ -24,32 +25,6 @@ def accuracy(y: Array, t: Array) -> Array:
     """Fraction of patterns whose arg-max output is the target class (ids or one-hot rows)."""
     labels = t if jnp.issubdtype(t.dtype, jnp.integer) else jnp.argmax(t, axis=-1)
     return jnp.mean((jnp.argmax(y, axis=-1) == labels).astype(jnp.float32))
-
-
-def _value_grad_output(model: Layer, loss: Loss, grad: str):
-    """fn(params, x, t) -> (E, dE/dparams, y)."""
-    if grad == "manual":
-
-        def fn(params, x, t):
-            y, tape = model.fwd(params, x)
-            E = loss(y, t)
-            grads, _, _ = model.bwd(params, tape, loss.grad(y, t))
-            grads = jax.tree_util.tree_map(lambda g, p: g.astype(p.dtype), grads, params)
-            return E, grads, y
-
-        return fn
-    if grad == "autodiff":
-
-        def fn(params, x, t):
-            def objective(p):
-                y = model.apply(p, x)
-                return loss(y, t), y
-
-            (E, y), grads = jax.value_and_grad(objective, has_aux=True)(params)
-            return E, grads, y
-
-        return fn
-    raise ValueError(f"unknown gradient method {grad!r}; use one of {GRAD_METHODS}.")
 
 
 def global_norm(tree: Any) -> Array:
@@ -83,7 +58,7 @@ def make_unguarded_step(
     so large that its squared norm overflows counts as non-finite: training has diverged then).
     """
     optimizer = optax.with_extra_args_support(optimizer)
-    value_grad_output = _value_grad_output(model, loss, grad)
+    value_grad_output = backprop.value_grad_and_output(model, loss, grad)
 
     def step(state: TrainState, batch: tuple[Array, Array]) -> tuple[TrainState, Metrics]:
         x, t = batch
