@@ -26,12 +26,15 @@ def fit_runner(
     grad: str = "manual",
     shuffle: bool = True,
     epochs_per_call: int | None = None,
+    step_metrics: tuple[str, ...] | None = None,
     note: str = "",
 ) -> Runner:
     """``fit(..., eval_train=False)`` from ``params0``; time = wall - fit's own compile_seconds.
 
-    fit builds a fresh jit per call, so every call compiles (reported as compile_s); the time
-    reported is the rest of the call: the compiled epochs plus fit's Python (state copy, history).
+    The warm-up call compiles (reported as compile_s: fit measures it); later calls reuse fit's
+    cached program, as a user's repeated fit calls do. The time reported is the whole call but
+    compilation: the compiled epochs plus fit's Python (argument checks, history records).
+    ``step_metrics``: passed to fit (None: fit's default, loss + accuracy + gradient norm).
     """
     x, t = jnp.asarray(x), jnp.asarray(t)
     state0 = init_state(
@@ -51,18 +54,27 @@ def fit_runner(
             shuffle=shuffle,
             eval_train=False,
             epochs_per_call=epochs_per_call,
+            **({} if step_metrics is None else {"step_metrics": step_metrics}),
         )
         block(res.state)
+        compiled.append(res.compile_seconds)
         return res
+
+    compiled: list[float] = []
 
     return Runner(
         name,
         run=run,
         canonical=lambda res: canonical_from_fnnet(res.state.params),
         seconds=lambda res, wall: wall - res.compile_seconds,
-        compile_s=lambda res: res.compile_seconds,
+        compile_s=lambda res: max(compiled),
         extra=lambda res: {"fit_train_seconds": res.train_seconds},
-        note=note or f"fit(eval_train=False, epochs_per_call={epochs_per_call or 'default'})",
+        note=note
+        or (
+            f"fit(eval_train=False, epochs_per_call={epochs_per_call or 'default'}"
+            + (f", step_metrics={step_metrics}" if step_metrics else "")
+            + ")"
+        ),
         group="fnnet",
     )
 

@@ -52,12 +52,31 @@ def test_fit_compiles_at_most_two_executables_regardless_of_epochs():
 
     counts = {}
     for epochs in (7, 301):  # 3-epoch chunks plus a 1-epoch remainder: 3 + 1 calls, then 101 calls
+        fresh = optim.sgd(0.1)  # a new optimizer object: fit's program cache cannot serve it
         with compiles() as names:
-            res = fit(model, ce, sgd, train, epochs=epochs, epochs_per_call=3, **kw)
+            res = fit(model, ce, fresh, train, epochs=epochs, epochs_per_call=3, **kw)
         assert res.epochs == epochs
-        assert len(names) <= 2, names
+        assert len(names) == 2, names
+        assert res.compile_seconds > 0
         counts[epochs] = len(names)
     assert counts[7] == counts[301], counts  # does not grow with the number of epochs
+
+
+def test_fit_reuses_its_programs_across_calls():
+    """A second fit with the same model, loss and optimizer objects, settings and shapes compiles
+    nothing and gives the same result; another batch size compiles its own program."""
+    model, train = _problem()
+    ce, sgd = losses.softmax_cross_entropy, optim.sgd(0.1)
+    kw = {"key": 0, "epochs": 5, "eval_train": False}
+    first = fit(model, ce, sgd, train, batch_size=8, **kw)
+    with compiles() as names:
+        again = fit(model, ce, sgd, train, batch_size=8, **kw)
+    assert names == [] and again.compile_seconds == 0.0
+    np.testing.assert_array_equal(first.state.params[0]["W"], again.state.params[0]["W"])
+    assert [h["loss"] for h in first.history] == [h["loss"] for h in again.history]
+    with compiles() as names:
+        other = fit(model, ce, sgd, train, batch_size=16, **kw)
+    assert len(names) == 1 and other.compile_seconds > 0
 
 
 def test_jitted_epochs_reuse_one_executable():

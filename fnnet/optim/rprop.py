@@ -52,7 +52,8 @@ class RpropState(NamedTuple):
     Attributes:
       Delta: step sizes Δ(t-1).
       dE_dw_prev: the stored slope ∂E/∂w(t-1) (zero after a sign change, except for rprop-).
-      delta_w_prev: the change Δw(t-1) added at the last step (read by the backtracking variants).
+      delta_w_prev: the change Δw(t-1) added at the last step; kept by the backtracking variants
+        (rprop+, irprop+) that read it, zero for the others.
       E_prev: the error E(t-1) passed as ``value=`` at the last step, shape (), the largest finite
         value of its dtype before the first one (read by irprop+ only; kept by every variant when given).
     """
@@ -153,6 +154,7 @@ def rprop(
     _check_variant(variant)
     _check_hyperparams(eta_plus, eta_minus, step_init, step_min, step_max)
     zero_on_flip = variant != "rprop-"
+    backtracks = variant in ("rprop+", "irprop+")
 
     def init_fn(params):
         return RpropState(
@@ -185,7 +187,10 @@ def rprop(
             on_flip = jnp.where(error_rose, -dw_prev, jnp.zeros_like(dw_prev))
         dw = jnp.where(flipped, on_flip, step)
         g_store = jnp.where(flipped, jnp.zeros_like(g), g) if zero_on_flip else g
-        return dw.astype(g.dtype), Delta, g_store.astype(g_prev.dtype), dw
+        # Only the backtracking variants read Δw(t-1); the others keep the (zero) field as it is,
+        # so the update is not stored twice and XLA fuses it into the parameter update.
+        dw_store = dw if backtracks else dw_prev
+        return dw.astype(g.dtype), Delta, g_store.astype(g_prev.dtype), dw_store
 
     def update_fn(updates, state, params=None, *, value=None, **extra_args):
         del params, extra_args

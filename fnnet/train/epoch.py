@@ -27,7 +27,7 @@ from fnnet.errors import ConfigError
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
 from fnnet.train.state import TrainState
-from fnnet.train.step import accuracy, make_unguarded_step
+from fnnet.train.step import accuracy, all_finite, make_unguarded_step
 from fnnet.typing import Array
 
 
@@ -58,6 +58,10 @@ def check_batch_size(batch_size: int, n: int) -> None:
         )
 
 
+GUARDS: tuple[str, ...] = ("step", "detect")
+STEP_METRICS: tuple[str, ...] = ("loss", "accuracy", "grad_norm")
+
+
 def make_epochs(
     model: Layer,
     loss: Loss,
@@ -70,65 +74,125 @@ def make_epochs(
     target_loss: float | None = None,
     eval_train: bool = True,
     batch_sharding: Any = None,
+    guard: str = "step",
+    unroll: int = 1,
+    step_metrics: tuple[str, ...] = STEP_METRICS,
 ):
     """``run(state, done, x, t, x_val, t_val, n_epochs) -> (state, done, metrics)``, pure.
 
     Shapes: x ``(n_train, ...)``, t ``(n_train, ...)``; ``x_val``/``t_val`` may be None.
-    ``metrics`` holds per-epoch arrays of shape ``(n_epochs,)`` -- ``loss`` / ``accuracy``
-    (means over the epoch's steps), ``train_loss`` / ``train_accuracy`` (the whole training set
-    after the epoch, the notes' global error; only with ``eval_train``), ``val_loss`` /
-    ``val_accuracy``, ``active`` (the epoch ran: not yet done) -- and per-step ``finite`` of shape
-    ``(n_epochs, steps_per_epoch)``.
+    ``metrics`` holds per-epoch arrays of shape ``(n_epochs,)`` -- ``loss`` / ``accuracy`` /
+    ``grad_norm`` (means over the epoch's steps), ``train_loss`` / ``train_accuracy`` (the whole
+    training set after the epoch, the notes' global error; only with ``eval_train``),
+    ``val_loss`` / ``val_accuracy``, ``active`` (the epoch ran: not yet done) -- and ``finite``.
 
-    Non-finite guard: from the first step whose loss or gradient is NaN/Inf, the state stays
-    as it was before that step and ``done`` is set; ``finite`` marks the step.
+    Non-finite values, ``guard``:
+
+    - ``"step"``: from the first step whose loss, gradient or updated parameters are NaN/Inf, the
+      state stays as it was before that step and ``done`` is set; ``finite`` has shape
+      ``(n_epochs, steps_per_epoch)`` and marks the step. One select over the state per step.
+    - ``"detect"``: no per-step select. Each step's loss and gradient norm, and the parameters at
+      the end of the call, are checked; ``finite`` has shape ``(n_epochs,)`` and is all False if
+      anything was non-finite: the returned state is then unusable and ``done`` is set. Run the
+      same call again with ``guard="step"`` from the same inputs (the batches are the same) for
+      the last good state and the step. ``fit`` does this; the common, finite case is cheaper.
+
+    ``step_metrics``: which per-step metrics to average per epoch (``"loss"`` is required;
+    ``"accuracy"`` only for classification losses); the others are not computed.
+
+    ``unroll``: steps per iteration of the compiled loop (``lax.scan(unroll=)``); > 1 saves loop
+    overhead for small networks on CPU at the cost of compile time.
 
     ``batch_sharding``: a ``jax.sharding.Sharding`` for a ``(steps, batch, ...)`` array, e.g.
     ``NamedSharding(mesh, P(None, "data"))``, to run data-parallel (see ``fnnet.train.sharding``).
     """
     check_batch_size(batch_size, n_train)
+    if guard not in GUARDS:
+        raise ConfigError(f"guard={guard!r} must be one of {GUARDS}.")
+    if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
+        raise ConfigError(f"unroll={unroll!r} must be a positive integer (1 = no unrolling).")
+    unknown = set(step_metrics) - set(STEP_METRICS)
+    if unknown or "loss" not in step_metrics:
+        raise ConfigError(
+            f"step_metrics={tuple(step_metrics)!r}: must contain 'loss' and only names from {STEP_METRICS}."
+        )
     steps = n_train // batch_size
-    step = make_unguarded_step(model, loss, optimizer, grad)
+    step = make_unguarded_step(model, loss, optimizer, grad, check_params=guard == "step")
+
+    keep = {"finite", *step_metrics}
 
     def guarded_step(carry, batch):
         """The step with one sticky guard: after the first non-finite step nothing changes."""
         state, ok = carry
         new, m = step(state, batch)
         ok = ok & m["finite"]
-        return (jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, state), ok), m
+        new = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, state)
+        return (new, ok), {k: v for k, v in m.items() if k in keep}
 
-    def one_epoch(carry, _, x, t, x_val, t_val):
-        state, done, ok = carry
-        rng, k_perm = jax.random.split(state.rng)
+    def checked_step(carry, batch):
+        """The step as it is; ``ok`` remembers whether every step so far was finite."""
+        state, ok = carry
+        new, m = step(state, batch)
+        return (new, ok & m["finite"]), {k: v for k, v in m.items() if k in keep and k != "finite"}
+
+    def batches(rng, x, t):
         if shuffle:
-            idx = jax.random.permutation(k_perm, n_train)[: steps * batch_size].reshape(steps, batch_size)
+            idx = jax.random.permutation(rng, n_train)[: steps * batch_size].reshape(steps, batch_size)
             xb, tb = jnp.take(x, idx, axis=0), jnp.take(t, idx, axis=0)
         else:  # consecutive batches: a slice and a reshape, no gather
-            cut = lambda a: a[: steps * batch_size].reshape(steps, batch_size, *a.shape[1:])  # noqa: E731
+            cut = lambda a: a[: steps * batch_size].reshape(steps, batch_size, *a.shape[1:])
             xb, tb = cut(x), cut(t)
         if batch_sharding is not None:
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
             tb = jax.lax.with_sharding_constraint(tb, batch_sharding)
-        (trained, ok_after), m = jax.lax.scan(guarded_step, (state._replace(rng=rng), ok), (xb, tb))
-        new = jax.tree_util.tree_map(lambda old, n: jnp.where(done, old, n), state, trained)
-        ok = jnp.where(done, ok, ok_after)
+        return xb, tb
+
+    def one_epoch(carry, _, x, t, x_val, t_val):
+        state, done, ok = carry
+        rng = state.rng
+        if shuffle:  # a new key per epoch, none once done (the state stays as it was)
+            rng_next, k_perm = jax.random.split(state.rng)
+            rng = jnp.where(done, state.rng, rng_next)
+        else:
+            k_perm = None
+        body = guarded_step if guard == "step" else checked_step
+        (trained, ok_after), m = jax.lax.scan(
+            body, (state._replace(rng=rng), ok), batches(k_perm, x, t), unroll=min(unroll, steps)
+        )
+        if target_loss is not None:  # done can change inside the call: freeze per epoch
+            trained = jax.tree_util.tree_map(lambda old, n: jnp.where(done, old, n), state, trained)
         metrics = {k: jnp.mean(v) for k, v in m.items() if k != "finite"}
-        metrics["finite"] = m["finite"] | done
-        metrics["active"] = ~done
+        if guard == "step":
+            ok = jnp.where(done, ok, ok_after)
+            metrics["finite"] = m["finite"] | done
+        else:  # checked once per call, in run
+            ok = ok_after
+        if guard == "step" or target_loss is not None:
+            metrics["active"] = ~done
         if eval_train:
-            ev = _evaluate(model, loss, new.params, x, t)
+            ev = _evaluate(model, loss, trained.params, x, t)
             metrics.update({f"train_{k}": v for k, v in ev.items()})
         if x_val is not None:
-            ev = _evaluate(model, loss, new.params, x_val, t_val)
+            ev = _evaluate(model, loss, trained.params, x_val, t_val)
             metrics.update({f"val_{k}": v for k, v in ev.items()})
         if target_loss is not None:
             reached = (metrics["train_loss"] if eval_train else metrics["loss"]) < target_loss
             done = done | reached
-        return (new, done | ~ok, ok), metrics
+        if guard == "step":
+            done = done | ~ok
+        return (trained, done, ok), metrics
 
     def run(state: TrainState, done: Array, x, t, x_val, t_val, n_epochs: int):
-        body = lambda c, i: one_epoch(c, i, x, t, x_val, t_val)  # noqa: E731
-        (state, done, _), metrics = jax.lax.scan(body, (state, done, jnp.array(True)), None, length=n_epochs)
-        return state, done, metrics
+        body = lambda c, i: one_epoch(c, i, x, t, x_val, t_val)
+        (new, done_out, ok), metrics = jax.lax.scan(body, (state, done, jnp.array(True)), None, length=n_epochs)
+        if target_loss is None:  # done can only come in (or from a non-finite step): one select
+            new = jax.tree_util.tree_map(lambda old, n: jnp.where(done, old, n), state, new)
+        if guard == "detect":
+            ok = ok & all_finite(new.params)
+            metrics["finite"] = jnp.broadcast_to(ok | done, (n_epochs,))
+            if target_loss is None:
+                metrics["active"] = jnp.broadcast_to(~done, (n_epochs,))
+            done_out = done_out | ~ok
+        return new, done_out, metrics
 
     return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import time
@@ -17,7 +18,7 @@ from fnnet.errors import ConfigError, NonFiniteError, ShapeError
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
 from fnnet.train import sharding
-from fnnet.train.epoch import make_epochs
+from fnnet.train.epoch import STEP_METRICS, check_batch_size, make_epochs
 from fnnet.train.state import TrainState, init_state
 from fnnet.typing import Array, PRNGKey
 
@@ -28,7 +29,9 @@ Callback = Callable[[dict[str, float]], Any]
 class FitResult:
     """state: the final TrainState (the best one with early stopping); history: one dict of
     floats per epoch run; stopped: why training ended ('max_epochs', 'target_loss',
-    'early_stopping'); compile_seconds: time of the first call beyond its run."""
+    'early_stopping'); compile_seconds: time spent compiling in this call (0 when an earlier
+    call with the same model, loss, optimizer objects, settings and shapes compiled it: fit keeps
+    the last 32 programs); train_seconds: time of the compiled epochs and their bookkeeping."""
 
     state: TrainState
     history: list[dict[str, float]]
@@ -60,6 +63,38 @@ def default_epochs_per_call(steps_per_epoch: int, epochs: int) -> int:
     return max(1, min(epochs, 100, math.ceil(2000 / steps_per_epoch)))
 
 
+_COMPILED: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+_COMPILED_MAX = 32
+
+
+def _signature(args: Any) -> Any:
+    """What a compiled program depends on besides the static config: tree, shapes, dtypes, shardings."""
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    return treedef, tuple(
+        (np.shape(a), jnp.result_type(a), getattr(a, "weak_type", False), getattr(a, "sharding", None))
+        for a in leaves
+    )
+
+
+def _cache_get(key: Any) -> Any:
+    try:
+        executable = _COMPILED.get(key)
+    except TypeError:  # an unhashable optimizer or sharding: compile every time
+        return None
+    if executable is not None:
+        _COMPILED.move_to_end(key)
+    return executable
+
+
+def _cache_put(key: Any, executable: Any) -> None:
+    try:
+        _COMPILED[key] = executable
+    except TypeError:
+        return
+    while len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.popitem(last=False)
+
+
 def fit(
     model: Layer,
     loss: Loss,
@@ -81,6 +116,8 @@ def fit(
     dtype: Any = None,
     callback: Callback | None = None,
     mesh: Any = None,
+    step_metrics: tuple[str, ...] = STEP_METRICS,
+    unroll: int = 1,
 ) -> FitResult:
     """Train ``model`` on ``train = (x, t)`` and return the final state and per-epoch history.
 
@@ -92,6 +129,13 @@ def fit(
     ``callback(record)`` is called after every epoch with that epoch's history record.
     ``mesh`` (a ``jax.sharding.Mesh``) trains data-parallel: each mini-batch is split across the
     mesh's devices, params and optimizer state are replicated (see ``fnnet.train.sharding``).
+    ``step_metrics``: the per-step metrics averaged into each epoch's record (``"loss"``,
+    ``"accuracy"``, ``"grad_norm"``; fewer is a little faster for small networks). ``unroll``:
+    steps per iteration of the compiled loop (``lax.scan(unroll=)``).
+
+    Speed: epochs run as one compiled program that only *detects* NaN/Inf (loss and gradient
+    norm each step, parameters at the end); a chunk of epochs that met one is run again with a
+    per-step guard, so the error names the step and holds the last good state.
 
     Deterministic for a given ``key``. Raises ``NonFiniteError`` (with ``.state``, the last good
     state, and ``.history``) at the first step with a NaN/Inf loss or gradient.
@@ -106,27 +150,42 @@ def fit(
     if patience is not None and x_val is None:
         raise ConfigError("early stopping (patience) needs a validation set: pass val=(x_val, t_val).")
     batch_size = n if batch_size is None else batch_size
+    check_batch_size(batch_size, n)
     if isinstance(key, int):
         key = jax.random.PRNGKey(key)
     if state is None:
         state = init_state(model, optimizer, key, (-1, *x.shape[1:]), dtype=dtype)
-    # Donation needs every leaf in its own buffer (optimizer states may alias one zeros array);
-    # copying also leaves the caller's state intact.
-    state = jax.tree_util.tree_map(jnp.copy, state)
     batch_sharding = None
     if mesh is not None:
         sharding.check_divisible(batch_size, mesh)
         batch_sharding = sharding.batch_sharding(mesh)
         state, x, t, x_val, t_val = sharding.place((state, x, t, x_val, t_val), mesh)
-    run = make_epochs(
-        model, loss, optimizer, n_train=n, batch_size=batch_size, grad=grad, shuffle=shuffle,
-        target_loss=target_loss, eval_train=eval_train or target_loss is not None, batch_sharding=batch_sharding,
-    )
     steps = n // batch_size
     chunk = 1 if patience is not None else (epochs_per_call or default_epochs_per_call(steps, max(epochs, 1)))
-    compiled = jax.jit(run, static_argnames="n_epochs", donate_argnums=0)
-    executables: dict[int, Any] = {}  # at most two: n_epochs = chunk, and 1 for the remainder
 
+    eval_flag = eval_train or target_loss is not None
+    config = (model, loss, optimizer, n, batch_size, grad, shuffle, target_loss, eval_flag,
+              batch_sharding, unroll, tuple(step_metrics))
+
+    def call(guard: str, n_epochs: int, *args):
+        """Run the compiled chunk, compiling it (once per process) on first use."""
+        nonlocal compile_s
+        key = (*config, guard, n_epochs, _signature(args))
+        executable = _cache_get(key)
+        if executable is None:
+            run = make_epochs(
+                model, loss, optimizer, n_train=n, batch_size=batch_size, grad=grad, shuffle=shuffle,
+                target_loss=target_loss, eval_train=eval_flag, batch_sharding=batch_sharding,
+                guard=guard, unroll=unroll, step_metrics=step_metrics,
+            )
+            t0 = time.perf_counter()
+            executable = jax.jit(run, static_argnames="n_epochs").lower(*args, n_epochs=n_epochs).compile()
+            compile_s += time.perf_counter() - t0
+            _cache_put(key, executable)
+        return executable(*args)
+
+    # The fast program only detects NaN/Inf; a chunk that met one is run again from its input
+    # state with the per-step guard (compiled then), which stops at the last good state.
     history: list[dict[str, float]] = []
     done = jnp.array(False)
     best = (math.inf, None, 0)  # (val loss, state, epoch)
@@ -134,13 +193,13 @@ def fit(
     epoch0 = 0
     while len(history) < epochs and stopped == "max_epochs":
         n_epochs = chunk if epochs - len(history) >= chunk else 1
-        if n_epochs not in executables:
-            t0 = time.perf_counter()
-            executables[n_epochs] = compiled.lower(state, done, x, t, x_val, t_val, n_epochs=n_epochs).compile()
-            compile_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        state, done, metrics = executables[n_epochs](state, done, x, t, x_val, t_val)
+        args = (state, done, x, t, x_val, t_val)
+        state, done, metrics = call("detect", n_epochs, *args)
         metrics = jax.device_get(metrics)
+        if not np.all(np.asarray(metrics["finite"])):
+            state, done, metrics = call("step", n_epochs, *args)
+            metrics = jax.device_get(metrics)
         dt = time.perf_counter() - t0
         train_s += dt
         active = np.asarray(metrics["active"])

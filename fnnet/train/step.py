@@ -49,13 +49,16 @@ def make_unguarded_step(
     loss: Loss,
     optimizer: optax.GradientTransformation,
     grad: str = "manual",
+    *,
+    check_params: bool = True,
 ) -> StepFn:
     """``step(state, (x, t)) -> (candidate_state, metrics)`` that does not itself undo a
     non-finite update: ``metrics["finite"]`` says whether the candidate may be kept. For loops
     that guard once per step themselves (``make_epochs``); users want ``make_step``.
 
-    ``finite`` = E, the gradient's global norm and every updated parameter are finite (a gradient
-    so large that its squared norm overflows counts as non-finite: training has diverged then).
+    ``finite`` = E, the gradient's global norm and (with ``check_params``) every updated parameter
+    are finite (a gradient so large that its squared norm overflows counts as non-finite: training
+    has diverged then). Loops that check the parameters once per epoch pass ``check_params=False``.
     """
     optimizer = optax.with_extra_args_support(optimizer)
     value_grad_output = backprop.value_grad_and_output(model, loss, grad)
@@ -66,7 +69,9 @@ def make_unguarded_step(
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params, value=E)
         params = optax.apply_updates(state.params, updates)
         norm = global_norm(grads)
-        finite = jnp.isfinite(E) & jnp.isfinite(norm) & all_finite(params)
+        finite = jnp.isfinite(E) & jnp.isfinite(norm)
+        if check_params:
+            finite = finite & all_finite(params)
         metrics = {"loss": E, "grad_norm": norm, "finite": finite}
         if loss.classification:
             metrics["accuracy"] = accuracy(y, t)
