@@ -443,6 +443,12 @@ def ok_row(rows: list[dict[str, Any]], match: Callable[[str], bool]) -> dict[str
     return next((r for r in rows if match(r["impl"]) and r["status"] == "ok"), None)
 
 
+def default_metrics_ratio(rows: list[dict[str, Any]], scan: dict[str, Any]) -> str:
+    """'; default step metrics: R x' -- fit with its default per-step metrics against the scan."""
+    row = ok_row(rows, lambda impl: impl == "fnnet fit, manual, default step metrics")
+    return f"; with default step metrics {row['median_s'] / scan['median_s']:.2f}x" if row else ""
+
+
 def fit_vs_scan(
     rows: list[dict[str, Any]], workload: str, rate_key: str, work: float, detail: Callable[[dict, dict], str]
 ) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 from benchmarks.common import Runner, block, canonical_from_fnnet
 from fnnet.train import fit, init_state, make_epochs
 
+LOSS_ONLY = ("loss",)  # fit's per-step record when compared with a raw scan that keeps the loss only
+
 
 def fit_runner(
     name: str,

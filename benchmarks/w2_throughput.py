@@ -19,7 +19,7 @@ from benchmarks.common import (
     run_all,
     synthetic_mnist,
 )
-from benchmarks.fnnet_runners import fit_runner, step_scan_runner
+from benchmarks.fnnet_runners import LOSS_ONLY, fit_runner, step_scan_runner
 from fnnet import layers as L
 from fnnet import losses, optim
 
@@ -95,7 +95,7 @@ def run(
 
     opt = optim.momentum(ETA, ALPHA)
     ce = losses.softmax_cross_entropy
-    common = {"key": SEED, "epochs": 1, "batch_size": batch, "shuffle": False}
+    common = {"key": SEED, "epochs": 1, "batch_size": batch, "shuffle": False, "step_metrics": LOSS_ONLY}
     makers = [
         lambda: fit_runner(
             "fnnet fit, manual backprop", net, ce, opt, x, labels, params0, grad="manual", **common

@@ -267,3 +267,19 @@ def test_torch_rprop_is_irprop_minus_note():
     import inspect
 
     assert inspect.signature(rprop).parameters["variant"].default == "irprop-"
+
+
+@pytest.mark.parametrize("variant", RPROP_VARIANTS)
+def test_only_the_backtracking_variants_store_the_last_change(variant):
+    """rprop+ / irprop+ read Δw(t-1) and keep it; rprop- / irprop- never read it and leave the
+    field at zero (so the update is not written twice)."""
+    opt = rprop(variant)
+    params = {"w": jnp.array([1.0, -2.0, 3.0])}
+    state = opt.init(params)
+    for g in ([0.5, -0.5, 0.1], [0.4, 0.5, 0.2], [0.3, 0.1, -0.2]):
+        updates, state = opt.update({"w": jnp.array(g)}, state, params, value=jnp.array(1.0))
+        params = optax.apply_updates(params, updates)
+        if variant in ("rprop+", "irprop+"):
+            np.testing.assert_array_equal(state.delta_w_prev["w"], updates["w"])
+        else:
+            np.testing.assert_array_equal(state.delta_w_prev["w"], jnp.zeros(3))

@@ -91,11 +91,15 @@ def make_epochs(
     - ``"step"``: from the first step whose loss, gradient or updated parameters are NaN/Inf, the
       state stays as it was before that step and ``done`` is set; ``finite`` has shape
       ``(n_epochs, steps_per_epoch)`` and marks the step. One select over the state per step.
-    - ``"detect"``: no per-step select. Each step's loss and gradient norm, and the parameters at
-      the end of the call, are checked; ``finite`` has shape ``(n_epochs,)`` and is all False if
-      anything was non-finite: the returned state is then unusable and ``done`` is set. Run the
-      same call again with ``guard="step"`` from the same inputs (the batches are the same) for
-      the last good state and the step. ``fit`` does this; the common, finite case is cheaper.
+    - ``"detect"``: no per-step select. Each step's loss and gradient norm (when ``"grad_norm"``
+      is in ``step_metrics``), and the parameters and optimizer state at the end of the call, are
+      checked; ``finite`` has shape ``(n_epochs,)`` and is all False if anything was non-finite:
+      the returned state is then unusable and ``done`` is set. Run the same call again with
+      ``guard="step"`` from the same inputs (the batches are the same) for the last good state and
+      the step. ``fit`` does this; the common, finite case is cheaper. Without ``"grad_norm"`` a
+      NaN/Inf gradient is caught where it lands (the next loss, the parameters or the optimizer
+      state), so one that leaves no trace -- an Inf slope that Rprop reads only as a sign and
+      overwrites at the next step -- goes unreported.
 
     ``step_metrics``: which per-step metrics to average per epoch (``"loss"`` is required;
     ``"accuracy"`` only for classification losses); the others are not computed.
@@ -129,11 +133,16 @@ def make_epochs(
         new = jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, state)
         return (new, ok), {k: v for k, v in m.items() if k in keep}
 
+    # detect mode checks the per-step values it records anyway: the gradient norm only when it
+    # is a metric (otherwise a NaN/Inf gradient is caught where it lands: in the loss of the next
+    # step, the parameters or the optimizer state, checked at the end of the call).
+    checked = tuple(k for k in ("loss", "grad_norm") if k in step_metrics)
+
     def checked_step(carry, batch):
-        """The step as it is; ``ok`` remembers whether every step so far was finite."""
+        """The step as it is; its loss and gradient norm are checked after the scan."""
         state, ok = carry
         new, m = step(state, batch)
-        return (new, ok & m["finite"]), {k: v for k, v in m.items() if k in keep and k != "finite"}
+        return (new, ok), {k: v for k, v in m.items() if k in keep or k in checked}
 
     def batches(rng, x, t):
         if shuffle:
@@ -165,8 +174,9 @@ def make_epochs(
         if guard == "step":
             ok = jnp.where(done, ok, ok_after)
             metrics["finite"] = m["finite"] | done
-        else:  # checked once per call, in run
-            ok = ok_after
+        else:  # the stacked per-step values, checked once per epoch (no per-step flag)
+            ok = ok_after & all_finite([m[k] for k in checked])
+            metrics = {k: v for k, v in metrics.items() if k in keep}
         if guard == "step" or target_loss is not None:
             metrics["active"] = ~done
         if eval_train:
@@ -188,7 +198,7 @@ def make_epochs(
         if target_loss is None:  # done can only come in (or from a non-finite step): one select
             new = jax.tree_util.tree_map(lambda old, n: jnp.where(done, old, n), state, new)
         if guard == "detect":
-            ok = ok & all_finite(new.params)
+            ok = ok & all_finite((new.params, new.opt_state))
             metrics["finite"] = jnp.broadcast_to(ok | done, (n_epochs,))
             if target_loss is None:
                 metrics["active"] = jnp.broadcast_to(~done, (n_epochs,))
