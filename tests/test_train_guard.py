@@ -132,3 +132,25 @@ def test_no_key_is_used_without_shuffling():
     np.testing.assert_array_equal(np.asarray(res.state.rng), np.asarray(state.rng))
     shuffled = fit(MLP, losses.softmax_cross_entropy, opt, (X, Y), state=state, epochs=2, batch_size=64)
     assert not np.array_equal(np.asarray(shuffled.state.rng), np.asarray(state.rng))
+
+
+def test_population_with_a_diverging_member_holds_it_at_its_last_good_state():
+    """One member's learning rate blows up: the population is replayed with the per-step guard;
+    that member is flagged and frozen before its first NaN, the others train as on their own."""
+    from fnnet.train import train_population
+
+    t = jax.nn.one_hot(Y, 10)
+    lrs = jnp.array([0.5, 1e20, 1.0])
+    keys = jnp.stack([jax.random.PRNGKey(1)] * 3)
+    kw = {"epochs": 3, "batch_size": 32}
+    pop = train_population(MLP, losses.mse, lambda learning_rate: optim.sgd(learning_rate), (X, t), keys=keys,
+                           hparams={"learning_rate": lrs}, **kw)
+    assert pop.history["diverged"].tolist() == [False, True, False]
+    bad = jax.tree_util.tree_map(lambda a: a[1], pop.states.params)
+    assert all(np.isfinite(np.asarray(p)).all() for p in jax.tree_util.tree_leaves(bad))
+    for i in (0, 2):
+        single = fit(MLP, losses.mse, optim.sgd(float(lrs[i])), (X, t), key=keys[i], **kw)
+        jax.tree_util.tree_map(
+            lambda a, b, i=i: np.testing.assert_allclose(np.asarray(a[i]), np.asarray(b), rtol=1e-5, atol=1e-6),
+            pop.states.params, single.state.params,
+        )

@@ -71,18 +71,26 @@ def train_population(
     x_val, t_val = (None, None) if val is None else (jnp.asarray(val[0]), jnp.asarray(val[1]))
     batch_size = x.shape[0] if batch_size is None else batch_size
 
-    def member(key, hp):
-        optimizer = make_optimizer(**hp)
-        run = make_epochs(
-            model, loss, optimizer, n_train=x.shape[0], batch_size=batch_size, grad=grad,
-            shuffle=shuffle, target_loss=target_loss,
-        )
-        state = init_state(model, optimizer, key, (-1, *x.shape[1:]), dtype=dtype)
-        state, _, metrics = run(state, jnp.array(False), x, t, x_val, t_val, n_epochs=epochs)
-        return state, metrics
+    def program(guard: str):
+        def member(key, hp):
+            optimizer = make_optimizer(**hp)
+            run = make_epochs(
+                model, loss, optimizer, n_train=x.shape[0], batch_size=batch_size, grad=grad,
+                shuffle=shuffle, target_loss=target_loss, guard=guard,
+            )
+            state = init_state(model, optimizer, key, (-1, *x.shape[1:]), dtype=dtype)
+            state, _, metrics = run(state, jnp.array(False), x, t, x_val, t_val, n_epochs=epochs)
+            return state, metrics
 
-    states, metrics = jax.jit(jax.vmap(member))(keys, hparams)
+        return jax.jit(jax.vmap(member))
+
+    # As in fit: the fast program only detects NaN/Inf; if any member met one, the population is
+    # trained again with the per-step guard, which holds each diverged member at its last good state.
+    states, metrics = program("detect")(keys, hparams)
     metrics = jax.device_get(metrics)
+    if not np.all(np.asarray(metrics["finite"])):
+        states, metrics = program("step")(keys, hparams)
+        metrics = jax.device_get(metrics)
     active = np.asarray(metrics.pop("active"))  # (K, epochs)
     finite = np.asarray(metrics.pop("finite"))
     ran = active.sum(axis=1)
