@@ -1,8 +1,10 @@
 """Training: pure steps, scan-compiled epochs, ``fit``, populations (vmap) and data parallelism.
 
 - :func:`make_step` -- ``step(state, (x, t)) -> (state, metrics)``, manual or autodiff gradients.
-- :func:`make_epochs` -- many epochs as one compiled ``lax.scan`` program.
-- :func:`fit` -- stopping rules, early stopping, callbacks, NaN guard.
+- :func:`make_epochs` -- many epochs as one compiled ``lax.scan`` program; NaN/Inf guarded per
+  step (``guard="step"``) or only detected (``guard="detect"``, cheaper: run again to locate).
+- :func:`fit` -- stopping rules, early stopping, callbacks, NaN guard (detect, then replay);
+  compiled programs are reused across calls.
 - :func:`train_population` -- K networks (seeds x hyper-parameters) in one program with ``vmap``.
 - :mod:`fnnet.train.sharding` -- data parallelism over a ``jax.sharding.Mesh``.
 """

@@ -3,6 +3,8 @@
 One compiled program: ``vmap`` over members of (init from the member's key, build the optimizer
 from the member's hyper-parameters, run every epoch with ``lax.scan``). Each member stops on its
 own when it reaches the target error (its state freezes), so ``epochs_to_target`` is exact.
+NaN/Inf: the program first only detects them; if a member met one, the population is trained
+again with the per-step guard, so a diverged member is held at its last good state and flagged.
 """
 
 from __future__ import annotations
