@@ -145,11 +145,17 @@ def make_epochs(
         return (new, ok), {k: v for k, v in m.items() if k in keep or k in checked}
 
     def batches(rng, x, t):
+        """What the step scan runs over: ``(x_batches, t_batches)`` of shape ``(steps, batch, ...)``,
+        or, when shuffling on one device, only the ``(steps, batch)`` indices: each step then
+        gathers its own rows, so no shuffled copy of the whole training set is made (for a
+        vmapped population that copy is K times the data)."""
         if shuffle:
             idx = jax.random.permutation(rng, n_train)[: steps * batch_size].reshape(steps, batch_size)
+            if batch_sharding is None:
+                return idx
             xb, tb = jnp.take(x, idx, axis=0), jnp.take(t, idx, axis=0)
         else:  # consecutive batches: a slice and a reshape, no gather
-            cut = lambda a: a[: steps * batch_size].reshape(steps, batch_size, *a.shape[1:])
+            cut = lambda a: a[: steps * batch_size].reshape(steps, batch_size, *a.shape[1:])  # noqa: E731
             xb, tb = cut(x), cut(t)
         if batch_sharding is not None:
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
@@ -164,9 +170,17 @@ def make_epochs(
             rng = jnp.where(done, state.rng, rng_next)
         else:
             k_perm = None
-        body = guarded_step if guard == "step" else checked_step
+        step_fn = guarded_step if guard == "step" else checked_step
+        data = batches(k_perm, x, t)
+        if isinstance(data, tuple):
+            body = step_fn
+        else:  # indices: gather this step's rows
+
+            def body(carry, i):
+                return step_fn(carry, (jnp.take(x, i, axis=0), jnp.take(t, i, axis=0)))
+
         (trained, ok_after), m = jax.lax.scan(
-            body, (state._replace(rng=rng), ok), batches(k_perm, x, t), unroll=min(unroll, steps)
+            body, (state._replace(rng=rng), ok), data, unroll=min(unroll, steps)
         )
         if target_loss is not None:  # done can change inside the call: freeze per epoch
             trained = jax.tree_util.tree_map(lambda old, n: jnp.where(done, old, n), state, trained)
