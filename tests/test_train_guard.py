@@ -154,3 +154,19 @@ def test_population_with_a_diverging_member_holds_it_at_its_last_good_state():
             lambda a, b, i=i: np.testing.assert_allclose(np.asarray(a[i]), np.asarray(b), rtol=1e-5, atol=1e-6),
             pop.states.params, single.state.params,
         )
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_gathering_per_step_or_per_epoch_gives_the_same_training(shuffle):
+    """Same batches; float32 params, and the two programs may fuse (round) differently: ~1 ulp
+    per step, so 24 momentum steps agree to ~1e-6 relative."""
+    opt = optim.momentum(0.1, 0.9)
+    runs = [_run("detect", opt, shuffle=shuffle, gather=g) for g in ("epoch", "step", "auto")]
+    for other in runs[1:]:
+        jax.tree_util.tree_map(
+            lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6),
+            runs[0][0].params, other[0].params,
+        )
+        np.testing.assert_allclose(runs[0][2]["loss"], other[2]["loss"], rtol=1e-5)
+    with pytest.raises(ConfigError, match="gather='rows'"):
+        make_epochs(MLP, losses.sse, opt, n_train=8, batch_size=4, gather="rows")

@@ -79,6 +79,7 @@ def train_population(
             run = make_epochs(
                 model, loss, optimizer, n_train=x.shape[0], batch_size=batch_size, grad=grad,
                 shuffle=shuffle, target_loss=target_loss, guard=guard,
+                gather="step",  # per-member copies of the data would be K times its size
             )
             state = init_state(model, optimizer, key, (-1, *x.shape[1:]), dtype=dtype)
             state, _, metrics = run(state, jnp.array(False), x, t, x_val, t_val, n_epochs=epochs)
