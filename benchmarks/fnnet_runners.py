@@ -13,6 +13,12 @@ from fnnet.train import fit, init_state, make_epochs
 LOSS_ONLY = ("loss",)  # fit's per-step record when compared with a raw scan that keeps the loss only
 
 
+def _start(model, optimizer, x, t, params0, key: int):
+    """Device arrays and the common initial TrainState (``params0``, the optimizer's fresh state)."""
+    x, t = jnp.asarray(x), jnp.asarray(t)
+    return x, t, init_state(model, optimizer, jax.random.PRNGKey(key), (-1, *x.shape[1:]), params=params0)
+
+
 def fit_runner(
     name: str,
     model,
@@ -38,10 +44,7 @@ def fit_runner(
     compilation: the compiled epochs plus fit's Python (argument checks, history records).
     ``step_metrics``: passed to fit (None: fit's default, loss + accuracy + gradient norm).
     """
-    x, t = jnp.asarray(x), jnp.asarray(t)
-    state0 = init_state(
-        model, optimizer, jax.random.PRNGKey(key), (-1, *x.shape[1:]), params=params0
-    )
+    x, t, state0 = _start(model, optimizer, x, t, params0, key)
 
     def run():
         res = fit(
@@ -98,10 +101,7 @@ def epochs_runner(
     note: str = "",
 ) -> Runner:
     """``make_epochs`` jitted once and called per repeat: fnnet's compiled program, no fit overhead."""
-    x, t = jnp.asarray(x), jnp.asarray(t)
-    state0 = init_state(
-        model, optimizer, jax.random.PRNGKey(key), (-1, *x.shape[1:]), params=params0
-    )
+    x, t, state0 = _start(model, optimizer, x, t, params0, key)
     run_epochs = make_epochs(
         model,
         loss,

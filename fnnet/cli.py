@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import importlib
 import pkgutil
 import sys
@@ -27,7 +26,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from fnnet.errors import ConfigError, FnnetError
+from fnnet.errors import ConfigError, FnnetError, closest_name
 
 PROG = "fnnet"
 EXIT_USER_ERROR = 2
@@ -213,8 +212,8 @@ def experiment_names() -> list[str]:
 def cmd_experiment(args: argparse.Namespace) -> int:
     names = experiment_names()
     if args.name not in names:
-        close = difflib.get_close_matches(args.name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest_name(args.name, names)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigError(
             f"unknown experiment {args.name!r}.{hint} Available: {', '.join(names) or '(none installed)'} "
             "(fnnet list shows them)."
@@ -255,8 +254,8 @@ def cmd_data(args: argparse.Namespace) -> int:
                 f"{args.name} needs no download: it is built in or generated (fnnet.data.load({args.name!r}))."
             )
             return 0
-        close = difflib.get_close_matches(args.name, ["mnist", *data.names()], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest_name(args.name, ["mnist", *data.names()])
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigError(f"unknown dataset {args.name!r}.{hint} Only 'mnist' is downloaded.")
     folder = data.download_mnist(args.dir, force=args.force)
     print(f"MNIST is ready in {folder}")

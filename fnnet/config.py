@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import math
 import os
 import re
@@ -48,8 +47,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from fnnet.errors import ConfigError
-from fnnet.models import MAX_DEPTH, Invalid, LayerSpec, check_layer
+from fnnet.errors import ConfigError, did_you_mean
+from fnnet.models import MAX_DEPTH, Invalid, LayerSpec, check_layer, type_name
 
 __all__ = [
     "DEFAULTS",
@@ -208,24 +207,7 @@ _TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
 
 def _hint(name: str, valid: Iterable[str]) -> str:
-    valid = list(valid)
-    by_lower = {v.lower(): v for v in valid}
-    match = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.5)
-    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
-
-
-def _type_name(value: Any) -> str:
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }
-    if isinstance(value, (datetime.date, datetime.time)):
-        return "a date/time"
-    return names.get(type(value), type(value).__name__)
+    return did_you_mean(name, valid)
 
 
 def _check_keys(path: str, table: Mapping[str, Any], valid: Sequence[str], what: str) -> None:
@@ -241,14 +223,14 @@ def _check_keys(path: str, table: Mapping[str, Any], valid: Sequence[str], what:
 def _table(path: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(
-            path, f"must be a table ([{path}] section), got {value!r:.60} ({_type_name(value)})."
+            path, f"must be a table ([{path}] section), got {value!r:.60} ({type_name(value)})."
         )
     return value
 
 
 def _str(path: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise Invalid(path, f"must be a string, got {value!r:.60} ({_type_name(value)}).")
+        raise Invalid(path, f"must be a string, got {value!r:.60} ({type_name(value)}).")
     return value
 
 
@@ -263,7 +245,7 @@ def _choice(path: str, value: Any, choices: Sequence[str]) -> str:
 
 def _int(path: str, value: Any, *, low: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(path, f"must be an integer, got {value!r:.60} ({_type_name(value)}).")
+        raise Invalid(path, f"must be an integer, got {value!r:.60} ({type_name(value)}).")
     if low is not None and value < low:
         raise Invalid(path, f"must be an integer >= {low}, got {value}.")
     return value
@@ -271,7 +253,7 @@ def _int(path: str, value: Any, *, low: int | None = None) -> int:
 
 def _float(path: str, value: Any, *, low: float | None = None, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Invalid(path, f"must be a number, got {value!r:.60} ({_type_name(value)}).")
+        raise Invalid(path, f"must be a number, got {value!r:.60} ({type_name(value)}).")
     value = float(value)
     if not math.isfinite(value):
         raise Invalid(path, f"must be a finite number, got {value}.")
@@ -284,7 +266,7 @@ def _float(path: str, value: Any, *, low: float | None = None, positive: bool = 
 
 def _bool(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise Invalid(path, f"must be true or false, got {value!r:.60} ({_type_name(value)}).")
+        raise Invalid(path, f"must be true or false, got {value!r:.60} ({type_name(value)}).")
     return value
 
 

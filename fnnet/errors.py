@@ -7,6 +7,9 @@ and say the fix.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class FnnetError(ValueError):
     """Base class of every error fnnet raises on bad input."""
@@ -42,3 +45,21 @@ class NonFiniteError(FnnetError):
 
 class ParamsError(FnnetError):
     """A params pytree does not have the structure a layer expects."""
+
+
+def closest_name(name: object, valid: Iterable[str], *, ignore_case: bool = False, cutoff: float = 0.6) -> str | None:
+    """The entry of ``valid`` nearest to ``name`` by difflib's ratio (at least ``cutoff``), or None.
+    Every "did you mean ...?" in fnnet's error messages comes from here."""
+    valid = list(valid)
+    if not ignore_case:
+        match = difflib.get_close_matches(str(name), valid, n=1, cutoff=cutoff)
+        return match[0] if match else None
+    by_lower = {v.lower(): v for v in valid}
+    match = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=cutoff)
+    return by_lower[match[0]] if match else None
+
+
+def did_you_mean(name: object, valid: Iterable[str], *, ignore_case: bool = True) -> str:
+    """' (did you mean 'x'?)' for the nearest valid name (cutoff 0.5), or '' when none is close."""
+    match = closest_name(name, valid, ignore_case=ignore_case, cutoff=0.5)
+    return f" (did you mean {match!r}?)" if match else ""

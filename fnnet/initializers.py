@@ -13,7 +13,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from fnnet.errors import ConfigError
+from fnnet.errors import ConfigError, closest_name
 from fnnet.typing import Array, PRNGKey, Shape
 
 Initializer = Callable[..., Array]
@@ -148,11 +148,9 @@ NAMES = tuple(_REGISTRY)
 
 def get(name: str, **kwargs) -> Initializer:
     """Build an initialiser by name, e.g. ``get("normal", stddev=0.1)`` (for configs)."""
-    import difflib
-
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, NAMES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest_name(name, NAMES)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigError(f"unknown initializer {name!r}.{hint} Valid: {', '.join(NAMES)}.")
     try:
         return _REGISTRY[name](**kwargs)

@@ -22,13 +22,12 @@ sigmoid_binary_cross_entropy  1/n sum_p sum_i [softplus(z) - t z]               
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
-from fnnet.errors import ConfigError, ShapeError
+from fnnet.errors import ConfigError, ShapeError, closest_name
 from fnnet.typing import Array
 
 
@@ -159,7 +158,7 @@ ALL: dict[str, Loss] = {
 def get(name: str) -> Loss:
     """The loss called ``name`` (for configs); unknown names suggest the closest valid one."""
     if name not in ALL:
-        close = difflib.get_close_matches(name, list(ALL), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest_name(name, ALL)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ConfigError(f"unknown loss {name!r}.{hint} Valid: {', '.join(ALL)}.")
     return ALL[name]

@@ -20,7 +20,7 @@ validates one table against it (``fnnet.config`` calls it for every layer of a c
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import datetime
 import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -28,7 +28,7 @@ from typing import Any
 
 from fnnet import initializers
 from fnnet import layers as L
-from fnnet.errors import ConfigError
+from fnnet.errors import ConfigError, did_you_mean
 from fnnet.layers.base import Layer
 
 __all__ = [
@@ -87,7 +87,10 @@ def _plain(value: Any) -> Any:
 # Each checker takes (path, value, depth) and returns the normalised value or raises Invalid.
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """How an error message names a config value's type: 'an integer', 'a table', ..."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return "a date/time"
     return {
         bool: "a boolean",
         int: "an integer",
@@ -101,21 +104,21 @@ def _type_name(value: Any) -> str:
 def _pos_int(path: str, value: Any, depth: int = 0) -> int:
     del depth
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise Invalid(path, f"must be a positive integer, got {value!r} ({_type_name(value)}).")
+        raise Invalid(path, f"must be a positive integer, got {value!r} ({type_name(value)}).")
     return value
 
 
 def _real(path: str, value: Any, depth: int = 0) -> float:
     del depth
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Invalid(path, f"must be a finite number, got {value!r} ({_type_name(value)}).")
+        raise Invalid(path, f"must be a finite number, got {value!r} ({type_name(value)}).")
     return float(value)
 
 
 def _int(path: str, value: Any, depth: int = 0) -> int:
     del depth
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(path, f"must be an integer, got {value!r} ({_type_name(value)}).")
+        raise Invalid(path, f"must be an integer, got {value!r} ({type_name(value)}).")
     return value
 
 
@@ -253,9 +256,7 @@ def layer_names() -> tuple[str, ...]:
 
 
 def _hint(name: str, valid: Sequence[str]) -> str:
-    by_lower = {v.lower(): v for v in valid}
-    match = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.5)
-    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
+    return did_you_mean(name, valid)
 
 
 def check_layer(table: Any, path: str = "layer", depth: int = 0) -> LayerSpec:

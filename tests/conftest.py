@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -35,3 +36,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("FNNET_HYPOTHESIS_PROFILE", "fnnet"))
+
+
+@pytest.fixture(scope="module")
+def compilation_cache(tmp_path_factory):
+    """One persistent XLA cache for the module (for tests that run the CLI, which turns it on):
+    repeated programs compile once. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("compilation_cache")``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FNNET_COMPILATION_CACHE", str(tmp_path_factory.getbasetemp() / "fnnet-xla"))
+        yield

@@ -18,12 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    """One persistent XLA cache for the module: repeated programs compile once."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FNNET_COMPILATION_CACHE", str(tmp_path_factory.getbasetemp() / "fnnet-xla"))
-        yield
+pytestmark = pytest.mark.usefixtures("compilation_cache")  # see conftest.py
 
 
 def run_dirs(out: Path, name: str) -> list[Path]:

@@ -33,11 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FNNET_COMPILATION_CACHE", str(tmp_path_factory.getbasetemp() / "fnnet-xla"))
-        yield
+pytestmark = pytest.mark.usefixtures("compilation_cache")  # see conftest.py
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -10,7 +10,6 @@ class ids or float32 targets). Configs name a dataset and its keyword arguments:
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ from fnnet.data.idx import encode_idx, read_idx, write_idx
 from fnnet.data.mnist import download_mnist, mnist
 from fnnet.data.mnist1d import mnist1d
 from fnnet.data.synthetic import TARGETS, encoder, parity, regression_1d, two_spirals, xor
-from fnnet.errors import DataError
+from fnnet.errors import DataError, closest_name
 
 LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": digits,
@@ -47,8 +46,8 @@ def keywords(name: str) -> tuple[str, ...]:
 
 def _loader(name: str) -> Callable[..., Dataset]:
     if not isinstance(name, str) or name not in LOADERS:
-        close = difflib.get_close_matches(str(name), LOADERS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = closest_name(name, LOADERS)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise DataError(f"Unknown dataset {name!r}.{hint} Valid names: {', '.join(LOADERS)}.")
     return LOADERS[name]
 
@@ -68,8 +67,8 @@ def load(name: str, **kwargs: Any) -> Dataset:
     if unknown:
         hints = []
         for k in unknown:
-            close = difflib.get_close_matches(k, accepted, n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            close = closest_name(k, accepted)
+            hints.append(f"{k!r}" + (f" (did you mean {close!r}?)" if close else ""))
         raise DataError(
             f"Dataset {name!r} does not accept the keyword(s) {', '.join(hints)}; it accepts: "
             f"{', '.join(accepted) or '(none)'}."

@@ -8,14 +8,13 @@ checks are skipped and the caller owns their validity.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fnnet.errors import ConfigError
+from fnnet.errors import ConfigError, did_you_mean
 
 
 def concrete(rule: str, name: str, value: object) -> float | None:
@@ -41,9 +40,8 @@ def check(ok: bool, rule: str, message: str) -> None:
 
 
 def closest(name: str, valid: Iterable[str]) -> str:
-    """A ' (did you mean ...?)' hint from difflib, or '' when nothing is close."""
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    """A ' (did you mean ...?)' hint (case-sensitive), or '' when nothing is close."""
+    return did_you_mean(name, valid, ignore_case=False)
 
 
 def leaf_cast(value, like: jax.Array) -> jax.Array:

@@ -22,6 +22,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from fnnet.errors import ConfigError
@@ -60,6 +61,18 @@ def check_batch_size(batch_size: int, n: int) -> None:
 
 
 GUARDS: tuple[str, ...] = ("step", "detect")
+
+
+def detect_then_guard(run):
+    """``run(guard) -> (..., metrics)``: run the cheap ``"detect"`` program; if it met NaN/Inf, run
+    the same inputs again with the per-step ``"step"`` guard (last good state, the bad step).
+    Returns that call's outputs with the metrics fetched to the host (one transfer per call)."""
+    *out, metrics = run("detect")
+    metrics = jax.device_get(metrics)
+    if not np.all(np.asarray(metrics["finite"])):
+        *out, metrics = run("step")
+        metrics = jax.device_get(metrics)
+    return (*out, metrics)
 STEP_METRICS: tuple[str, ...] = ("loss", "accuracy", "grad_norm")
 GATHERS: tuple[str, ...] = ("auto", "epoch", "step")
 # "auto": gather per step once an epoch's shuffled copy of (x, t) would exceed this (measured on

@@ -18,7 +18,7 @@ from fnnet.errors import ConfigError, NonFiniteError, ShapeError
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
 from fnnet.train import sharding
-from fnnet.train.epoch import STEP_METRICS, check_batch_size, make_epochs
+from fnnet.train.epoch import STEP_METRICS, check_batch_size, detect_then_guard, make_epochs
 from fnnet.train.state import TrainState, init_state
 from fnnet.typing import Array, PRNGKey
 
@@ -184,8 +184,8 @@ def fit(
             _cache_put(key, executable)
         return executable(*args)
 
-    # The fast program only detects NaN/Inf; a chunk that met one is run again from its input
-    # state with the per-step guard (compiled then), which stops at the last good state.
+    # Each chunk: the program that only detects NaN/Inf; a chunk that met one is run again from
+    # its input state with the per-step guard (compiled then), which stops at the last good state.
     history: list[dict[str, float]] = []
     done = jnp.array(False)
     best = (math.inf, None, 0)  # (val loss, state, epoch)
@@ -195,11 +195,7 @@ def fit(
         n_epochs = chunk if epochs - len(history) >= chunk else 1
         t0 = time.perf_counter()
         args = (state, done, x, t, x_val, t_val)
-        state, done, metrics = call("detect", n_epochs, *args)
-        metrics = jax.device_get(metrics)
-        if not np.all(np.asarray(metrics["finite"])):
-            state, done, metrics = call("step", n_epochs, *args)
-            metrics = jax.device_get(metrics)
+        state, done, metrics = detect_then_guard(lambda guard: call(guard, n_epochs, *args))  # noqa: B023
         dt = time.perf_counter() - t0
         train_s += dt
         active = np.asarray(metrics["active"])

@@ -21,7 +21,7 @@ import optax
 from fnnet.errors import ConfigError
 from fnnet.layers.base import Layer
 from fnnet.losses import Loss
-from fnnet.train.epoch import make_epochs
+from fnnet.train.epoch import detect_then_guard, make_epochs
 from fnnet.train.state import TrainState, init_state
 from fnnet.typing import Array
 
@@ -87,13 +87,9 @@ def train_population(
 
         return jax.jit(jax.vmap(member))
 
-    # As in fit: the fast program only detects NaN/Inf; if any member met one, the population is
-    # trained again with the per-step guard, which holds each diverged member at its last good state.
-    states, metrics = program("detect")(keys, hparams)
-    metrics = jax.device_get(metrics)
-    if not np.all(np.asarray(metrics["finite"])):
-        states, metrics = program("step")(keys, hparams)
-        metrics = jax.device_get(metrics)
+    # As in fit: if any member met NaN/Inf, the population is trained again with the per-step
+    # guard, which holds each diverged member at its last good state.
+    states, metrics = detect_then_guard(lambda guard: program(guard)(keys, hparams))
     active = np.asarray(metrics.pop("active"))  # (K, epochs)
     finite = np.asarray(metrics.pop("finite"))
     ran = active.sum(axis=1)
