@@ -155,8 +155,11 @@ def crash_chain(
         if n % mid_write_every == mid_write_every - 1:
             stats["mid_write"] += _kill_mid_write(proc, ckpts)
             killed = True
-        else:
-            time.sleep(rng.uniform(0.0, 0.4))
+        else:  # at a random moment within the epoch now in flight (at most 0.4 s away):
+            # a fast machine must not finish the run between two kills
+            until, start = time.perf_counter() + rng.uniform(0.0, 0.4), _reached(run)
+            while time.perf_counter() < until and _reached(run) == start and proc.p.poll() is None:
+                time.sleep(0.002)
             killed = proc.kill()
         if not killed:  # it finished first
             assert proc.p.returncode == 0, proc.text()
