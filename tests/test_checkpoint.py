@@ -214,8 +214,8 @@ def test_failed_write_leaves_previous_files_intact(
     def fail(*args, **kwargs):
         raise Crash
 
-    target = {"savez": (ck.np, "savez", savez_half), "fsync": (ck.os, "fsync", fail)}
-    target["replace"] = (ck.os, "replace", fail)
+    target = {"savez": (ck.writer.np, "savez", savez_half), "fsync": (ck.writer.os, "fsync", fail)}
+    target["replace"] = (ck.writer.os, "replace", fail)
     monkeypatch.setattr(*target[where])
     with pytest.raises(Crash):
         ck.save(tmp_path, {"x": jnp.ones(1000) * 3}, step=3)

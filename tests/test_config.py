@@ -1,4 +1,4 @@
-"""Configs: TOML -> frozen dataclasses, every default in config.py, every error path named."""
+"""Configs: TOML -> frozen dataclasses (defaults: fnnet.config.schema); every error named."""
 
 from __future__ import annotations
 

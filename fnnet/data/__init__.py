@@ -14,11 +14,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from fnnet.data.dataset import Dataset, Task, one_hot, split, split_counts, split_indices
+from fnnet.data.checks import one_hot
+from fnnet.data.dataset import Dataset, Task
 from fnnet.data.digits import digits
 from fnnet.data.idx import encode_idx, read_idx, write_idx
 from fnnet.data.mnist import download_mnist, mnist
 from fnnet.data.mnist1d import mnist1d
+from fnnet.data.splits import split, split_counts, split_indices
 from fnnet.data.synthetic import TARGETS, encoder, parity, regression_1d, two_spirals, xor
 from fnnet.errors import DataError, closest_name
 

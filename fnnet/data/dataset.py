@@ -1,4 +1,4 @@
-"""The ``Dataset`` record every loader returns, its validation, and the seeded train/val/test split.
+"""The ``Dataset`` record every loader returns and its validation.
 
 A dataset is plain NumPy on the host: ``x`` is float32 of shape ``(n, *input_shape)``; ``y`` is
 either int32 class ids of shape ``(n,)`` (``task="classification"``) or float32 targets of shape
@@ -7,7 +7,9 @@ the batching code's job, so nothing here imports JAX.
 
 The record checks itself when it is built (:meth:`Dataset.validate`): a dataset that exists is one
 whose splits agree in length and shape, whose inputs are finite and whose labels are valid class
-ids. The arrays it holds are read-only views, so a frozen record stays frozen.
+ids. The arrays it holds are read-only views, so a frozen record stays frozen. The per-split checks
+and argument helpers live in :mod:`fnnet.data.checks` and the seeded train/val/test split in
+:mod:`fnnet.data.splits`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fnnet.data.checks import _check_inputs, _check_labels, _check_targets, one_hot
 from fnnet.errors import DataError
+
+__all__ = ["SPLITS", "TASKS", "Dataset", "Task"]
 
 Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = ("classification", "regression")
@@ -218,229 +223,3 @@ class Dataset:
             f"Dataset({self.name!r}, task={self.task!r}, input_shape={self.input_shape}, "
             f"{extra}, {parts}, dtype={self.dtype})"
         )
-
-
-# ---------------------------------------------------------------------- checks
-
-
-def _check_inputs(name: str, split: str, x: np.ndarray, shape: tuple[int, ...]) -> None:
-    field = f"x_{split}"
-    if x.ndim < 1 or tuple(x.shape[1:]) != tuple(shape):
-        raise DataError(
-            f"Dataset {name!r}: {field} has shape {x.shape}, expected (n, *input_shape) = "
-            f"(n, {', '.join(map(str, shape))}{',' if len(shape) == 1 else ''}); every split must "
-            f"hold examples of input_shape {shape}."
-        )
-    if x.dtype.kind != "f":
-        raise DataError(
-            f"Dataset {name!r}: {field} has dtype {x.dtype}; inputs must be floating point "
-            f"(float32). Cast with x.astype(np.float32), scaling integer pixels first."
-        )
-    finite = np.isfinite(x)
-    if not finite.all():
-        position = tuple(int(i) for i in np.argwhere(~finite)[0])
-        value = x[position]
-        n_bad = int(x.size - np.count_nonzero(finite))
-        raise DataError(
-            f"Dataset {name!r}: {field} holds {n_bad} non-finite value(s); the first is {value} "
-            f"in example {position[0]} (position {position}). Drop or repair those examples "
-            f"before building the Dataset."
-        )
-
-
-def _check_labels(name: str, split: str, y: np.ndarray, num_classes: int) -> None:
-    field = f"y_{split}"
-    if y.ndim != 1:
-        raise DataError(
-            f"Dataset {name!r}: {field} has shape {y.shape}; class labels must be a 1-D array "
-            f"of ids (n,). For one-hot rows use y.argmax(axis=1); for vector targets use "
-            f"task='regression'."
-        )
-    if y.dtype != np.int32:
-        raise DataError(
-            f"Dataset {name!r}: {field} has dtype {y.dtype}; class labels must be int32 ids. "
-            f"Cast with y.astype(np.int32)."
-        )
-    bad = (y < 0) | (y >= num_classes)
-    if bad.any():
-        index = int(np.argmax(bad))
-        raise DataError(
-            f"Dataset {name!r}: {field}[{index}] = {int(y[index])} is outside the valid class "
-            f"range [0, {num_classes}) (num_classes={num_classes}); {int(bad.sum())} label(s) "
-            f"are out of range. Fix the labels or pass the right num_classes."
-        )
-
-
-def _check_targets(name: str, split: str, y: np.ndarray) -> None:
-    field = f"y_{split}"
-    if y.ndim != 2:
-        raise DataError(
-            f"Dataset {name!r}: {field} has shape {y.shape}; regression targets must be 2-D "
-            f"(n, k). Reshape a vector with y.reshape(-1, 1)."
-        )
-    if y.dtype.kind != "f":
-        raise DataError(
-            f"Dataset {name!r}: {field} has dtype {y.dtype}; regression targets must be "
-            f"floating point (float32)."
-        )
-    finite = np.isfinite(y)
-    if not finite.all():
-        position = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise DataError(
-            f"Dataset {name!r}: {field} holds a non-finite target {y[position]} in example "
-            f"{position[0]} (position {position}). Drop or repair it."
-        )
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def one_hot(y: np.ndarray, num_classes: int, *, dtype: Any = np.float32) -> np.ndarray:
-    """Class ids ``y: (n,)`` -> one-hot rows ``(n, num_classes)`` of ``dtype`` (float32 default)."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise DataError(
-            f"one_hot needs a 1-D integer array of class ids, got shape {y.shape} dtype {y.dtype}."
-        )
-    bad = (y < 0) | (y >= num_classes)
-    if bad.any():
-        index = int(np.argmax(bad))
-        raise DataError(f"one_hot: y[{index}] = {int(y[index])} is outside [0, {num_classes}).")
-    out = np.zeros((y.shape[0], num_classes), dtype=dtype)
-    out[np.arange(y.shape[0]), y] = 1
-    return out
-
-
-def check_int(name: str, value: Any, *, low: int, high: int | None = None, where: str) -> int:
-    """Validate an integer argument in ``[low, high]``; raise :class:`DataError` otherwise."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise DataError(f"{where}: {name} must be an int, got {value!r} ({type(value).__name__}).")
-    if value < low or (high is not None and value > high):
-        upper = "" if high is None else f" and <= {high}"
-        raise DataError(f"{where}: {name} must be >= {low}{upper}, got {value}.")
-    return int(value)
-
-
-def check_fraction(name: str, value: Any, *, where: str) -> float:
-    """Validate a fraction in ``[0, 1)``; raise :class:`DataError` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise DataError(f"{where}: {name} must be a number in [0, 1), got {value!r}.")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise DataError(f"{where}: {name} must be in [0, 1), got {value}.")
-    return value
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...], *, where: str) -> str:
-    """Validate that ``value`` is one of ``choices``; the error lists them."""
-    if value not in choices:
-        raise DataError(f"{where}: {name} must be one of {choices}, got {value!r}.")
-    return value
-
-
-# ---------------------------------------------------------------------- splitting
-
-
-def split_counts(
-    n: int, y: np.ndarray | None, *, n_val: int, n_test: int, seed: int, stratify: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seeded partition of ``range(n)`` into (train, val, test) index arrays of exact sizes.
-
-    ``n_val`` and ``n_test`` are counts; train gets the rest. With ``stratify`` and integer class
-    ids ``y: (n,)``, every prefix of the class-interleaved order holds each class within one
-    example of its share, so val and test keep the class proportions. Each returned index array
-    is in a seeded random order. Same arguments -> identical arrays (NumPy ``default_rng(seed)``).
-    """
-    where = "split"
-    n = check_int("n", n, low=1, where=where)
-    n_val = check_int("n_val", n_val, low=0, where=where)
-    n_test = check_int("n_test", n_test, low=0, where=where)
-    seed = check_int("seed", seed, low=0, where=where)
-    if n_val + n_test >= n:
-        raise DataError(
-            f"split: n_val={n_val} + n_test={n_test} leaves no training examples out of {n}; "
-            f"use smaller validation/test sizes."
-        )
-    rng = np.random.default_rng(seed)
-    if stratify and y is not None and y.ndim == 1 and y.dtype.kind in "iu":
-        # Item j of a class with n_c members (in a seeded random order) gets the key
-        # (j + u_c) / n_c with u_c ~ U[0, 1): sorting by key interleaves the classes so that
-        # any prefix of length m holds m * n_c / n (+-1) items of each class.
-        perm = rng.permutation(n)
-        keys = np.empty(n, dtype=np.float64)
-        labels = y[perm]
-        for c in np.unique(labels):
-            members = np.flatnonzero(labels == c)
-            keys[members] = (np.arange(members.size) + rng.random()) / members.size
-        order = perm[np.argsort(keys, kind="stable")]
-    else:
-        order = rng.permutation(n)
-    test = order[:n_test]
-    val = order[n_test : n_test + n_val]
-    train = order[n_test + n_val :]
-    # A final seeded shuffle of each part, so no split is ordered by class.
-    return rng.permutation(train), rng.permutation(val), rng.permutation(test)
-
-
-def split_indices(
-    n: int,
-    y: np.ndarray | None = None,
-    *,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-    stratify: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Like :func:`split_counts`, with sizes ``round(fraction * n)``."""
-    where = "split"
-    val_fraction = check_fraction("val_fraction", val_fraction, where=where)
-    test_fraction = check_fraction("test_fraction", test_fraction, where=where)
-    if val_fraction + test_fraction >= 1.0:
-        raise DataError(
-            f"split: val_fraction={val_fraction} + test_fraction={test_fraction} >= 1 leaves no "
-            f"training data; their sum must be below 1."
-        )
-    return split_counts(
-        n,
-        y,
-        n_val=round(val_fraction * n),
-        n_test=round(test_fraction * n),
-        seed=seed,
-        stratify=stratify,
-    )
-
-
-def split(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    val_fraction: float,
-    test_fraction: float,
-    seed: int,
-    stratify: bool = True,
-) -> tuple[
-    tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]
-]:
-    """Deterministic seeded split of ``(x: (n, ...), y: (n, ...))`` into train, val and test.
-
-    Returns ``((x_train, y_train), (x_val, y_val), (x_test, y_test))``. Sizes are
-    ``round(val_fraction * n)`` and ``round(test_fraction * n)``; train holds the rest. Stratified
-    by class when ``stratify`` and ``y`` is 1-D integer class ids. The splits are disjoint and
-    together cover every example exactly once; same seed -> identical arrays.
-    """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.ndim < 1 or y.ndim < 1 or x.shape[0] != y.shape[0]:
-        raise DataError(
-            f"split: x has shape {x.shape} and y has shape {y.shape}; they need the same number "
-            f"of rows (first axis)."
-        )
-    train, val, test = split_indices(
-        x.shape[0],
-        y,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        stratify=stratify,
-    )
-    return (x[train], y[train]), (x[val], y[val]), (x[test], y[test])

@@ -11,7 +11,9 @@ from typing import Literal
 
 import numpy as np
 
-from fnnet.data.dataset import Dataset, check_choice, split
+from fnnet.data.checks import check_choice
+from fnnet.data.dataset import Dataset
+from fnnet.data.splits import split
 from fnnet.errors import DataError
 
 N_DIGITS = 1797

@@ -26,8 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fnnet.data.dataset import Dataset, check_int, split_counts
+from fnnet.data.checks import check_int
+from fnnet.data.dataset import Dataset
 from fnnet.data.idx import read_idx
+from fnnet.data.splits import split_counts
 from fnnet.errors import DataError
 
 

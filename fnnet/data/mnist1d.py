@@ -22,7 +22,9 @@ import random
 
 import numpy as np
 
-from fnnet.data.dataset import Dataset, check_fraction, check_int, split_indices
+from fnnet.data.checks import check_fraction, check_int
+from fnnet.data.dataset import Dataset
+from fnnet.data.splits import split_indices
 from fnnet.errors import DataError
 
 

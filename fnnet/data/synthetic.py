@@ -23,7 +23,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from fnnet.data.dataset import Dataset, check_choice, check_int
+from fnnet.data.checks import check_choice, check_int
+from fnnet.data.dataset import Dataset
 from fnnet.errors import DataError
 
 ENCODINGS: tuple[str, ...] = ("binary", "bipolar")

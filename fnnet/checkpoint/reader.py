@@ -1,33 +1,13 @@
-"""Checkpoints: a training state (any JAX pytree) plus JSON metadata in one ``.npz`` file.
-
-File format (version 1), one zip archive written by ``np.savez`` and read with
-``allow_pickle=False`` only:
-
-- ``leaf_00000`` ... : one ``.npy`` entry per pytree leaf, in ``tree_flatten_with_path`` order.
-  Typed PRNG keys are stored as ``jax.random.key_data``; dtypes NumPy cannot name in an ``.npy``
-  header (``bfloat16`` and friends) are stored as unsigned integers of the same width.
-- ``__manifest__``: UTF-8 JSON as a ``uint8`` array: format version, fnnet version, step, treedef
-  string, one record per leaf (``jax.tree_util.keystr`` path, entry name, kind, logical and stored
-  dtype and shape), the user's metadata, and a SHA-256 checksum over the leaves (path, stored dtype
-  and shape, then the raw bytes, in path order).
-- ``__manifest_sha256__``: the SHA-256 of the manifest bytes, so metadata cannot change unnoticed.
-
-Files are named ``ckpt_{step:09d}.npz``. ``save`` writes a hidden temp file in the same folder,
-fsyncs it, renames it over the final name and fsyncs the folder, so a reader sees either the whole
-new file or none of it. ``load`` checks the zip CRCs, both checksums, and the template's structure,
-shapes and dtypes before it returns anything.
-
-Assumes one writer per directory: ``save`` deletes stray temp files left by a killed writer.
+"""Reading checkpoints: listing them, verifying a file (zip CRCs, manifest and leaf SHA-256,
+format version), restoring its leaves into a template's structure (:func:`load`), and
+:func:`load_latest`, which falls back past damaged files to the newest intact one.
 """
 
 from __future__ import annotations
 
-import cmath
 import hashlib
 import json
 import os
-import re
-import secrets
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -39,215 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 
 import fnnet
+from fnnet.checkpoint.records import (
+    _MANIFEST,
+    _MANIFEST_SHA,
+    _NAME_RE,
+    _PY_TYPES,
+    _SCALAR_KINDS,
+    FORMAT_VERSION,
+    _CorruptError,
+    _describe,
+    _leaf_digest,
+    _leaf_info,
+)
 from fnnet.errors import CheckpointError
-
-__all__ = [
-    "FORMAT_VERSION",
-    "list_checkpoints",
-    "load",
-    "load_latest",
-    "read_manifest",
-    "save",
-]
-
-FORMAT_VERSION = 1
-_MANIFEST = "__manifest__"
-_MANIFEST_SHA = "__manifest_sha256__"
-_NAME_RE = re.compile(r"^ckpt_(\d{9,})\.npz$")
-_TEMP_GLOB = ".ckpt_*.tmp"
-_PY_SCALARS = {bool: "bool", int: "int", float: "float", complex: "complex"}
-_SCALAR_KINDS = {"bool": "b", "int": "iu", "float": "f", "complex": "c"}  # numpy dtype.kind
-_PY_TYPES = {v: k for k, v in _PY_SCALARS.items()}
-
-
-class _CorruptError(CheckpointError):
-    """The file itself is damaged (``load_latest`` falls back past these, not past mismatches)."""
-
-
-# ----------------------------------------------------------------------------- leaf records
-
-
-def _leaf_info(leaf: Any, path: str) -> dict[str, Any]:
-    """Kind, dtype and shape of a state or template leaf (no data)."""
-    if type(leaf) in _PY_SCALARS:
-        kind = _PY_SCALARS[type(leaf)]
-        return {"kind": kind, "dtype": kind, "shape": []}
-    if hasattr(leaf, "shape") and hasattr(leaf, "dtype"):  # jax/np arrays, ShapeDtypeStruct
-        is_key = jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-        kind = "key" if is_key else "array"
-        return {"kind": kind, "dtype": str(leaf.dtype), "shape": list(leaf.shape)}
-    raise CheckpointError(
-        f"leaf {path} has type {type(leaf).__name__}; a checkpoint holds arrays, PRNG keys and "
-        "Python bool/int/float/complex only. Keep other objects out of the state (in the config "
-        "or the metadata)."
-    )
-
-
-def _describe(info: dict[str, Any]) -> str:
-    if info["kind"] in _SCALAR_KINDS:
-        return f"Python {info['kind']}"
-    shape = ",".join(str(d) for d in info["shape"])
-    prefix = "typed PRNG key " if info["kind"] == "key" else ""
-    return f"{prefix}{info['dtype']}[{shape}]"
-
-
-def _to_stored(leaf: Any, info: dict[str, Any], path: str) -> np.ndarray:
-    """The NumPy array written to the ``.npy`` entry for one leaf."""
-    if info["kind"] == "key":
-        return np.asarray(jax.random.key_data(leaf))
-    arr = np.asarray(leaf)
-    if info["kind"] in _SCALAR_KINDS and arr.dtype == object:
-        raise CheckpointError(
-            f"leaf {path} is the Python int {leaf}, which does not fit in int64; store it as a "
-            "float or split it."
-        )
-    if arr.dtype.kind == "V":  # bfloat16, float8, int4 ...: .npy cannot name them
-        arr = arr.view(f"u{arr.dtype.itemsize}")
-    return arr if arr.flags.c_contiguous else arr.copy(order="C")  # keeps 0-d arrays 0-d
-
-
-def _first_non_finite(leaf: Any, info: dict[str, Any]) -> str | None:
-    """A description of the first NaN/Inf in a leaf, or None if it is all finite."""
-    if info["kind"] in ("float", "complex"):
-        return None if cmath.isfinite(leaf) else f"the value {leaf}"
-    if info["kind"] != "array" or not jnp.issubdtype(leaf.dtype, jnp.inexact):
-        return None
-    arr = np.asarray(leaf)
-    bad = ~np.isfinite(arr)
-    if not bad.any():
-        return None
-    index = tuple(int(i) for i in np.argwhere(bad)[0])
-    return f"{int(bad.sum())} non-finite values (first at index {index}: {arr[index]})"
-
-
-def _leaf_digest(h: Any, path: str, arr: np.ndarray) -> None:
-    h.update(json.dumps([path, str(arr.dtype), list(arr.shape)]).encode())
-    h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.generic, np.ndarray, jax.Array)) and np.ndim(obj) == 0:
-        return np.asarray(obj).item()
-    raise TypeError(
-        f"metadata holds a {type(obj).__name__} ({obj!r:.60}), which is not JSON-serialisable; "
-        "convert it first (str(path), float(x), array.tolist())"
-    )
-
-
-# ----------------------------------------------------------------------------- save
-
-
-def save(
-    directory: str | os.PathLike[str],
-    state: Any,
-    *,
-    step: int,
-    metadata: dict[str, Any] | None = None,
-    keep: int = 3,
-) -> Path:
-    """Writes ``state`` and ``metadata`` atomically to ``directory/ckpt_{step:09d}.npz``.
-
-    Args:
-      directory: folder of checkpoints (created if missing). One writer per folder.
-      state: any pytree of arrays (any dtype, raw or typed PRNG keys) and Python numbers; nested
-        dicts, tuples, lists, NamedTuples (optax states) and empty containers.
-      step: the training step or epoch, ``>= 0``; it orders checkpoints. An existing file for the
-        same step is replaced.
-      metadata: JSON-serialisable dict (resolved config, metric history, epoch, fnnet version).
-        NumPy/JAX scalars are stored as Python numbers; ``load`` returns it as ``json`` reads it
-        back (tuples become lists).
-      keep: how many of the newest checkpoints (by step) to keep, ``>= 1``; older ones are
-        deleted after the new file is in place. The file just written is never deleted.
-
-    Returns:
-      The path of the new checkpoint.
-
-    Raises:
-      CheckpointError: a floating leaf holds NaN/Inf (nothing is written; the message names the
-        first such leaf), a leaf has an unsupported type, or metadata is not JSON-serialisable.
-    """
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise CheckpointError(f"step must be an int >= 0, got {step!r}.")
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise CheckpointError(f"keep must be an int >= 1, got {keep!r}.")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise CheckpointError(f"metadata must be a dict or None, got {type(metadata).__name__}.")
-    step = int(step)
-    directory = Path(directory)
-    final = directory / f"ckpt_{step:09d}.npz"
-
-    leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
-    arrays: dict[str, np.ndarray] = {}
-    records = []
-    digest = hashlib.sha256()
-    for i, (keypath, leaf) in enumerate(leaves_with_path):
-        path = jax.tree_util.keystr(keypath)
-        info = _leaf_info(leaf, path)
-        problem = _first_non_finite(leaf, info)
-        if problem is not None:
-            raise CheckpointError(
-                f"refusing to write {final}: leaf {path} ({_describe(info)}) holds {problem}. "
-                "A non-finite state cannot resume training; save the last finite state, or find "
-                "where the NaN/Inf arises (jax.config.update('jax_debug_nans', True))."
-            )
-        stored = _to_stored(leaf, info, path)
-        entry = f"leaf_{i:05d}"
-        arrays[entry] = stored
-        _leaf_digest(digest, path, stored)
-        record = {"path": path, "entry": entry, **info}
-        record |= {"stored_dtype": str(stored.dtype), "stored_shape": list(stored.shape)}
-        if info["kind"] == "key":
-            record["impl"] = str(jax.random.key_impl(leaf))
-        records.append(record)
-
-    manifest = {
-        "format": "fnnet-checkpoint",
-        "format_version": FORMAT_VERSION,
-        "fnnet_version": fnnet.__version__,
-        "step": step,
-        "treedef": str(treedef),
-        "leaves": records,
-        "checksum": {"algorithm": "sha256", "hex": digest.hexdigest()},
-        "metadata": {} if metadata is None else metadata,
-    }
-    try:
-        manifest_bytes = json.dumps(manifest, default=_json_default).encode()
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"cannot write {final}: {e}.") from e
-    arrays[_MANIFEST] = np.frombuffer(manifest_bytes, dtype=np.uint8)
-    arrays[_MANIFEST_SHA] = np.frombuffer(hashlib.sha256(manifest_bytes).digest(), np.uint8)
-
-    directory.mkdir(parents=True, exist_ok=True)
-    for stray in directory.glob(_TEMP_GLOB):  # left by a writer killed mid-save
-        stray.unlink(missing_ok=True)
-    _write_atomically(final, arrays)
-    for old in list_checkpoints(directory)[keep:]:
-        if old != final:
-            old.unlink(missing_ok=True)
-    return final
-
-
-def _write_atomically(final: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Temp file in the same folder -> fsync -> os.replace -> fsync the folder."""
-    temp = final.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, final)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-# ----------------------------------------------------------------------------- load
 
 
 def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
