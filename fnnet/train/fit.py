@@ -198,12 +198,19 @@ def fit(
         state, done, metrics = detect_then_guard(lambda guard: call(guard, n_epochs, *args))  # noqa: B023
         dt = time.perf_counter() - t0
         train_s += dt
-        active = np.asarray(metrics["active"])
-        ran = int(active.sum())
+        ran = int(np.asarray(metrics["active"]).sum())
+        # One host pass over the chunk's arrays (not one per epoch): per-epoch finiteness, and
+        # each metric as a list of Python floats.
+        finite = np.asarray(metrics["finite"][:ran])
+        epoch_ok = finite.all(axis=tuple(range(1, finite.ndim)))
+        columns = {
+            k: np.asarray(v[:ran], dtype=np.float64).tolist()
+            for k, v in metrics.items()
+            if k not in ("finite", "active")
+        }
         for e in range(ran):
-            finite = np.asarray(metrics["finite"][e])
-            if not finite.all():
-                bad_step = int(np.argmin(finite))
+            if not epoch_ok[e]:
+                bad_step = int(np.argmin(finite[e]))
                 raise NonFiniteError(
                     f"non-finite loss or gradient at epoch {epoch0 + e + 1}, step {bad_step + 1} of "
                     f"{steps} (update {int(state.step) + 1}). Training stopped with the last good "
@@ -212,7 +219,7 @@ def fit(
                     state=state, history=history,
                 )
             record = {"epoch": float(epoch0 + e + 1)}
-            record.update({k: float(v[e]) for k, v in metrics.items() if k not in ("finite", "active")})
+            record.update({k: column[e] for k, column in columns.items()})
             record["seconds"] = dt / max(ran, 1)
             record["examples_per_s"] = steps * batch_size * ran / dt if dt > 0 else float("nan")
             history.append(record)
