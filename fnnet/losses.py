@@ -107,14 +107,51 @@ def _quadratic_grad(y, t):
 # --- cross-entropies ------------------------------------------------------------------------
 
 
+def _softmax_parts(z):
+    """The stable softmax's pieces over the class axis (kept): m = max_i z_i, e = exp(z - m),
+    s = sum_i e_i; softmax(z) = e / s and log sum_i exp(z_i) = m + log s."""
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    e = jnp.exp(z - m)
+    return m, e, jnp.sum(e, axis=-1, keepdims=True)
+
+
+def _class_index(name: str, z: Array, t: Array) -> Array:
+    """Integer class ids t of shape z.shape[:-1] as an index of shape (..., 1) into z's class
+    axis. An id outside [0, k) points past the end, so the picked logit is NaN and so is the loss
+    (fit stops with a NonFiniteError): ids are checked where data is loaded, not in the step."""
+    if t.shape != z.shape[:-1]:
+        raise ShapeError(
+            f"{name}: integer labels must have shape {z.shape[:-1]} (one class id per pattern), "
+            f"got {t.shape}."
+        )
+    k = z.shape[-1]
+    return jnp.where((t >= 0) & (t < k), t, k)[..., None]
+
+
 def _softmax_ce(z, t):
-    onehot = as_one_hot("softmax_cross_entropy", z, t)
-    return -jnp.sum(onehot * jax.nn.log_softmax(z, axis=-1)) / _n_patterns(z)
+    if not jnp.issubdtype(t.dtype, jnp.integer):
+        onehot = as_one_hot("softmax_cross_entropy", z, t)
+        return -jnp.sum(onehot * jax.nn.log_softmax(z, axis=-1)) / _n_patterns(z)
+    # class ids: -log softmax(z)_t = m + log s - z_t, the target's logit picked (no one-hot rows)
+    index = _class_index("softmax_cross_entropy", z, t)
+    m, _, s = _softmax_parts(z)
+    z_t = jnp.take_along_axis(z, index, axis=-1, mode="fill")  # NaN for an invalid id
+    return jnp.sum(m + jnp.log(s) - z_t) / _n_patterns(z)
 
 
 def _softmax_ce_grad(z, t):
-    onehot = as_one_hot("softmax_cross_entropy", z, t)
-    return (jax.nn.softmax(z, axis=-1) - onehot) / _n_patterns(z)
+    n = _n_patterns(z)
+    if not jnp.issubdtype(t.dtype, jnp.integer):
+        onehot = as_one_hot("softmax_cross_entropy", z, t)
+        return (jax.nn.softmax(z, axis=-1) - onehot) / n
+    # class ids: softmax(z) / n, then the one-hot target's 1/n taken off at each pattern's class
+    index = _class_index("softmax_cross_entropy", z, t)
+    _, e, s = _softmax_parts(z)
+    k = z.shape[-1]
+    delta = (e * (1 / (s * n))).reshape(-1, k)
+    rows = jnp.arange(delta.shape[0])
+    delta = delta.at[rows, index.reshape(-1)].add(-1 / n, mode="drop")
+    return delta.reshape(z.shape)
 
 
 def _categorical_ce(y, t):

@@ -50,8 +50,9 @@ def Sigmoid(gain: float = 1.0) -> Layer:
 
 
 def Tanh() -> Layer:
-    """y = tanh(z); dy/dz = 1 - y^2."""
-    return _elementwise("Tanh", jnp.tanh, lambda x, y: 1 - y * y)
+    """y = tanh(z); dy/dz = 1 - y^2, computed as (1 - y)(1 + y): the same value, without the
+    cancellation of 1 - y*y as |y| -> 1 (and one fusion XLA:CPU runs faster)."""
+    return _elementwise("Tanh", jnp.tanh, lambda x, y: (1 - y) * (1 + y))
 
 
 def ReLU() -> Layer:

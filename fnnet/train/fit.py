@@ -215,7 +215,7 @@ def fit(
                     f"non-finite loss or gradient at epoch {epoch0 + e + 1}, step {bad_step + 1} of "
                     f"{steps} (update {int(state.step) + 1}). Training stopped with the last good "
                     "state. Likely causes: a learning rate too large for this loss (try 10x "
-                    "smaller), or NaN/Inf in the data.",
+                    "smaller), NaN/Inf in the data, or class ids outside [0, k) (k = output units).",
                     state=state, history=history,
                 )
             record = {"epoch": float(epoch0 + e + 1)}
