@@ -58,6 +58,33 @@ def test_integer_labels_equal_one_hot():
         np.testing.assert_allclose(loss.grad(zz, ids), loss.grad(zz, onehot), rtol=1e-14)
 
 
+@given(lead=st.lists(st.integers(1, 5), min_size=0, max_size=3), k=st.integers(2, 7),
+       seed=st.integers(0, 2**16))
+def test_softmax_ce_class_ids_any_leading_shape(lead, k, seed):
+    """Class ids of shape z.shape[:-1] (a single pattern: rank-0 ids) give the one-hot path's
+    value and gradient, and the gradient equals jax.grad (float64: rounding only)."""
+    k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+    z = 4 * jax.random.normal(k1, (*lead, k), jnp.float64)
+    ids = jax.random.randint(k2, tuple(lead), 0, k)
+    onehot = jax.nn.one_hot(ids, k, dtype=jnp.float64)
+    ce = losses.softmax_cross_entropy
+    assert float(ce(z, ids)) == pytest.approx(float(ce(z, onehot)), rel=1e-12, abs=1e-14)
+    g = ce.grad(z, ids)
+    assert g.shape == z.shape and g.dtype == z.dtype
+    np.testing.assert_allclose(g, ce.grad(z, onehot), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g, jax.grad(ce)(z, ids), rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_ce_class_id_out_of_range_is_nan():
+    """An id outside [0, k) (negative ones too) makes the loss NaN, so training stops and says
+    so, instead of counting the pattern as 0."""
+    z = jnp.zeros((3, 4), jnp.float32)
+    for bad in (4, -1):
+        ids = jnp.array([0, bad, 2])
+        assert np.isnan(float(losses.softmax_cross_entropy(z, ids)))
+    assert np.isfinite(float(losses.softmax_cross_entropy(z, jnp.array([0, 3, 2]))))
+
+
 def test_cross_entropies_are_stable_for_huge_logits():
     z = jnp.array([[1e4, -1e4, 0.0], [-3e4, 3e4, 1.0]], jnp.float32)
     t = jnp.array([1, 1])
