@@ -59,13 +59,18 @@ def _check_same_shape(name: str, y: Array, t: Array) -> None:
         )
 
 
+def _check_class_ids(name: str, y: Array, t: Array) -> None:
+    if t.shape != y.shape[:-1]:
+        raise ShapeError(
+            f"{name}: integer labels must have shape {y.shape[:-1]} (one class id per pattern), "
+            f"got {t.shape}."
+        )
+
+
 def as_one_hot(name: str, y: Array, t: Array) -> Array:
     """Targets as one-hot/probability rows of y's shape and dtype; integer ids are expanded."""
     if jnp.issubdtype(t.dtype, jnp.integer):
-        if t.shape != y.shape[:-1]:
-            raise ShapeError(
-                f"{name}: integer labels must have shape {y.shape[:-1]} (one class id per pattern), got {t.shape}."
-            )
+        _check_class_ids(name, y, t)
         return jax.nn.one_hot(t, y.shape[-1], dtype=y.dtype)
     _check_same_shape(name, y, t)
     return t.astype(y.dtype)
@@ -119,11 +124,7 @@ def _class_index(name: str, z: Array, t: Array) -> Array:
     """Integer class ids t of shape z.shape[:-1] as an index of shape (..., 1) into z's class
     axis. An id outside [0, k) points past the end, so the picked logit is NaN and so is the loss
     (fit stops with a NonFiniteError): ids are checked where data is loaded, not in the step."""
-    if t.shape != z.shape[:-1]:
-        raise ShapeError(
-            f"{name}: integer labels must have shape {z.shape[:-1]} (one class id per pattern), "
-            f"got {t.shape}."
-        )
+    _check_class_ids(name, z, t)
     k = z.shape[-1]
     return jnp.where((t >= 0) & (t < k), t, k)[..., None]
 

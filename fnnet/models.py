@@ -190,7 +190,7 @@ def _initializer(path: str, value: Any, depth: int = 0) -> str | Mapping[str, An
     if name not in initializers.NAMES:
         raise Invalid(
             path,
-            f"unknown initializer {name!r}{_hint(name, initializers.NAMES)}; valid: {', '.join(initializers.NAMES)}.",
+            f"unknown initializer {name!r}{did_you_mean(name, initializers.NAMES)}; valid: {', '.join(initializers.NAMES)}.",
         )
     try:
         initializers.get(name, **kwargs)
@@ -255,10 +255,6 @@ def layer_names() -> tuple[str, ...]:
     return tuple(LAYER_SCHEMAS)
 
 
-def _hint(name: str, valid: Sequence[str]) -> str:
-    return did_you_mean(name, valid)
-
-
 def check_layer(table: Any, path: str = "layer", depth: int = 0) -> LayerSpec:
     """Validate one layer table (a dict from TOML) and return its :class:`LayerSpec`.
 
@@ -282,7 +278,7 @@ def check_layer(table: Any, path: str = "layer", depth: int = 0) -> LayerSpec:
     if not isinstance(kind, str) or kind not in LAYER_SCHEMAS:
         raise Invalid(
             f"{path}.type",
-            f"unknown layer type {kind!r}{_hint(str(kind), list(LAYER_SCHEMAS))}; "
+            f"unknown layer type {kind!r}{did_you_mean(str(kind), list(LAYER_SCHEMAS))}; "
             f"valid: {', '.join(LAYER_SCHEMAS)}.",
         )
     schema = LAYER_SCHEMAS[kind]
@@ -294,7 +290,7 @@ def check_layer(table: Any, path: str = "layer", depth: int = 0) -> LayerSpec:
             accepted = ", ".join(schema.kinds) or "no keywords"
             raise Invalid(
                 f"{path}.{key}",
-                f"{kind} has no keyword {key!r}{_hint(key, list(schema.kinds))}; it accepts: {accepted}.",
+                f"{kind} has no keyword {key!r}{did_you_mean(key, list(schema.kinds))}; it accepts: {accepted}.",
             )
         params[key] = schema.kinds[key](f"{path}.{key}", value, depth)
     missing = [k for k in schema.required if k not in params]

@@ -16,8 +16,8 @@ from typing import Any
 
 from fnnet.config.overrides import apply_overrides
 from fnnet.config.schema import _MAX_BYTES, _NAME_RE, Config
-from fnnet.config.validate import _hint, _validate
-from fnnet.errors import ConfigError
+from fnnet.config.validate import _validate
+from fnnet.errors import ConfigError, did_you_mean
 from fnnet.models import Invalid
 
 
@@ -96,7 +96,7 @@ def load(path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> Config:
         hint = ""
         if p.parent.is_dir():
             stems = [q.name for q in p.parent.glob("*.toml")]
-            hint = _hint(p.name, stems) if stems else ""
+            hint = did_you_mean(p.name, stems) if stems else ""
         raise ConfigError(
             f"config file {str(p)!r} not found (cwd {os.getcwd()}){hint}; "
             "pass the path of a .toml file, e.g. configs/digits_mlp.toml."

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -34,17 +34,13 @@ from fnnet.models import MAX_DEPTH, Invalid, check_layer, type_name
 # ------------------------------------------------------------------------------ validation helpers
 
 
-def _hint(name: str, valid: Iterable[str]) -> str:
-    return did_you_mean(name, valid)
-
-
 def _check_keys(path: str, table: Mapping[str, Any], valid: Sequence[str], what: str) -> None:
     for key in table:
         if key not in valid:
             where = f"{path}.{key}" if path else key
             raise Invalid(
                 where,
-                f"unknown key {key!r} in {what}{_hint(key, valid)}; valid keys: {', '.join(valid)}.",
+                f"unknown key {key!r} in {what}{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}.",
             )
 
 
@@ -66,7 +62,7 @@ def _choice(path: str, value: Any, choices: Sequence[str]) -> str:
     value = _str(path, value)
     if value not in choices:
         raise Invalid(
-            path, f"unknown value {value!r}{_hint(value, choices)}; valid: {', '.join(choices)}."
+            path, f"unknown value {value!r}{did_you_mean(value, choices)}; valid: {', '.join(choices)}."
         )
     return value
 
@@ -258,7 +254,7 @@ def _data(raw: Any) -> DataConfig:
         if key not in accepted:
             raise Invalid(
                 f"data.{key}",
-                f"dataset {name!r} has no keyword {key!r}{_hint(key, accepted)}; "
+                f"dataset {name!r} has no keyword {key!r}{did_you_mean(key, accepted)}; "
                 f"it accepts: {', '.join(accepted) or '(none)'}.",
             )
         kwargs[key] = _plain_value(f"data.{key}", value)
